@@ -1,0 +1,27 @@
+/**
+ * The echo app: answers with the environ it saw (every string, boolean and version value) and the request
+ * body, as JSON. Tests use it to see exactly what an app receives; its Python twin is examples/echo.py.
+ */
+import type { Environ, WsgiApp } from '../src/contract/types.js';
+
+export function environSnapshot(environ: Environ): Record<string, unknown> {
+  const seen: Record<string, unknown> = {};
+  for (const key of Object.keys(environ).sort()) {
+    const value = environ[key];
+    if (typeof value === 'string' || typeof value === 'boolean') seen[key] = value;
+    else if (key === 'wsgi.version') seen[key] = [...(value as readonly number[])];
+  }
+  return seen;
+}
+
+export const app: WsgiApp = async (environ, startResponse) => {
+  const body = await environ['wsgi.input'].read();
+  const reply = JSON.stringify({
+    environ: environSnapshot(environ),
+    body: Buffer.from(body).toString('latin1'),
+  });
+  startResponse('200 OK', [['Content-Type', 'application/json']]);
+  return [Buffer.from(reply)];
+};
+
+export default app;

@@ -1,0 +1,34 @@
+/** `--help`, generated from the settings registry. */
+import { SETTINGS } from '../settings/definitions.js';
+import type { Setting } from '../settings/registry.js';
+
+export function helpText(version: string): string {
+  const lines = [
+    `nodicorn ${version}: a WSGI (PEP 3333) server for Python and TypeScript applications`,
+    '',
+    'Usage: nodicorn [OPTIONS] APP',
+    '',
+    '  APP is MODULE[:ATTR] for a Python app (myproject.wsgi:application, app:create_app())',
+    '  or FILE[:EXPORT] for a TypeScript/JavaScript app (./app.ts:app).',
+    '',
+  ];
+  const sections = new Map<string, Setting<unknown>[]>();
+  for (const setting of Object.values(SETTINGS) as Setting<unknown>[]) {
+    const list = sections.get(setting.section) ?? [];
+    list.push(setting);
+    sections.set(setting.section, list);
+  }
+  for (const [section, settings] of sections) {
+    lines.push(`${section}:`);
+    for (const s of settings) {
+      const flags = `${s.short === undefined ? '    ' : `${s.short}, `}${s.flag}${s.meta === undefined ? '' : ` ${s.meta}`}`;
+      const def = Array.isArray(s.default) ? s.default.join(',') : String(s.default);
+      lines.push(`  ${flags.padEnd(36)} ${s.doc}`);
+      lines.push(`  ${''.padEnd(36)} [default: ${def === '' ? "''" : def}; env ${s.env}]`);
+    }
+    lines.push('');
+  }
+  lines.push('  -h, --help                           Show this help and exit.');
+  lines.push('  -v, --version                        Show the version and exit.');
+  return `${lines.join('\n')}\n`;
+}

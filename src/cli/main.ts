@@ -1,0 +1,126 @@
+/**
+ * `nodicorn APP [OPTIONS]`: main(argv, env, io) → exit code. The bin/ shim only wires `process` to it.
+ * It resolves settings, loads the app through the right backend, listens, and turns signals into
+ * lifecycle actions (signal handlers only enqueue; the work happens here).
+ */
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
+import type { Backend } from '../server/backend.js';
+import { InProcessBackend } from '../server/inprocess-backend.js';
+import { startServer } from '../server/server.js';
+import type { Settings } from '../settings/definitions.js';
+import { SettingError } from '../settings/registry.js';
+import { resolveSettings } from '../settings/resolve.js';
+import { type AppRef, parseAppRef } from './app-ref.js';
+import { helpText } from './help.js';
+import { loadTypeScriptApp } from './load-ts-app.js';
+
+export interface CliIo {
+  readonly stdout: LogSink;
+  readonly stderr: LogSink;
+  readonly cwd: string;
+  /** Subscribes to process signals; returns an unsubscribe function. */
+  readonly onSignal: (signal: NodeJS.Signals, handler: () => void) => () => void;
+}
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** What a backend may do on SIGHUP/SIGTTIN/SIGTTOU (the Python pool can; in-process apps cannot). */
+export interface Supervised {
+  reload(): void;
+  addWorker(): void;
+  removeWorker(): void;
+}
+
+function isSupervised(backend: Backend): backend is Backend & Supervised {
+  return typeof (backend as Partial<Supervised>).reload === 'function';
+}
+
+async function createBackend(ref: AppRef, settings: Settings, log: Logger, io: CliIo): Promise<Backend> {
+  if (ref.kind === 'typescript') {
+    return new InProcessBackend(await loadTypeScriptApp(ref.file, ref.attr, settings.chdir || io.cwd), log);
+  }
+  const { PythonBackend } = await import('../bridge/python-backend.js');
+  return new PythonBackend({ app: ref, settings, log, cwd: io.cwd });
+}
+
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: CliIo,
+): Promise<number> {
+  let resolved: ReturnType<typeof resolveSettings>;
+  let ref: AppRef;
+  try {
+    resolved = resolveSettings(argv, env);
+    if (resolved.help) {
+      io.stdout.write(helpText(version()));
+      return 0;
+    }
+    if (resolved.version) {
+      io.stdout.write(`nodicorn ${version()}\n`);
+      return 0;
+    }
+    if (resolved.positionals.length !== 1) {
+      throw new SettingError(
+        resolved.positionals.length === 0
+          ? 'no application given (try: nodicorn examples/hello.py:application... see --help)'
+          : `one application expected, got ${resolved.positionals.join(' ')}`,
+      );
+    }
+    ref = parseAppRef(resolved.positionals[0]!);
+  } catch (error) {
+    if (!(error instanceof SettingError)) throw error;
+    io.stderr.write(`nodicorn: error: ${error.message}\n`);
+    return 2;
+  }
+  const { settings } = resolved;
+  const sink = settings.errorlog === '-' ? io.stderr : createWriteStream(settings.errorlog, { flags: 'a' });
+  const log = createLogger(sink, settings.loglevel);
+  log.info(`Starting nodicorn ${version()}`);
+
+  let backend: Backend;
+  try {
+    backend = await createBackend(ref, settings, log, io);
+    await backend.start();
+  } catch (error) {
+    log.critical(error instanceof Error ? error.message : String(error));
+    return 3;
+  }
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(settings, backend, log);
+  } catch (error) {
+    log.critical(`cannot listen: ${error instanceof Error ? error.message : String(error)}`);
+    await backend.close(0);
+    return 1;
+  }
+  for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
+
+  return await new Promise<number>((resolve) => {
+    const unsubscribe: Array<() => void> = [];
+    const stop = (graceMs: number, why: string) => {
+      log.info(`${why}: shutting down`);
+      for (const off of unsubscribe) off();
+      void server.shutdown(graceMs).then(() => {
+        log.info('Shutdown complete');
+        resolve(0);
+      });
+    };
+    const grace = settings.graceful_timeout * 1000;
+    unsubscribe.push(io.onSignal('SIGTERM', () => stop(grace, 'Handling signal: term')));
+    unsubscribe.push(io.onSignal('SIGINT', () => stop(grace, 'Handling signal: int')));
+    unsubscribe.push(io.onSignal('SIGQUIT', () => stop(0, 'Handling signal: quit')));
+    if (isSupervised(backend)) {
+      const b = backend;
+      unsubscribe.push(io.onSignal('SIGHUP', () => b.reload()));
+      unsubscribe.push(io.onSignal('SIGTTIN', () => b.addWorker()));
+      unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
+    }
+  });
+}

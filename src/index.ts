@@ -1,0 +1,8 @@
+/** nodicorn's public API. */
+
+export { main } from './cli/main.js';
+export { checkHeader, checkStatus, HOP_BY_HOP } from './contract/rules.js';
+export type * from './contract/types.js';
+export { buildEnviron } from './http/environ.js';
+export { InProcessBackend, runApp } from './server/inprocess-backend.js';
+export { startServer } from './server/server.js';

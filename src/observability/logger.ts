@@ -1,0 +1,62 @@
+/**
+ * The error log. Lines look like Gunicorn's (`[2026-11-24 03:35:21 +0000] [123] [ERROR] message`) so log
+ * pipelines that parse Gunicorn's error log parse ours.
+ */
+import { formatWithOptions } from 'node:util';
+
+export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Logger {
+  debug(message: string, ...args: unknown[]): void;
+  info(message: string, ...args: unknown[]): void;
+  warning(message: string, ...args: unknown[]): void;
+  error(message: string, ...args: unknown[]): void;
+  critical(message: string, ...args: unknown[]): void;
+  /** Raw text from an application (`wsgi.errors`, a worker's stderr): written as it is, never dropped. */
+  raw(text: string): void;
+  isEnabled(level: LogLevel): boolean;
+}
+
+export interface LogSink {
+  write(text: string): unknown;
+}
+
+function timestamp(now: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return (
+    `${now.getUTCFullYear()}-${p(now.getUTCMonth() + 1)}-${p(now.getUTCDate())} ` +
+    `${p(now.getUTCHours())}:${p(now.getUTCMinutes())}:${p(now.getUTCSeconds())} +0000`
+  );
+}
+
+export function createLogger(sink: LogSink, level: LogLevel = 'info'): Logger {
+  const threshold = LOG_LEVELS.indexOf(level);
+  const at = (lvl: LogLevel) => {
+    const enabled = LOG_LEVELS.indexOf(lvl) >= threshold;
+    const tag = lvl.toUpperCase();
+    return (message: string, ...args: unknown[]) => {
+      if (!enabled) return;
+      const text = args.length === 0 ? message : formatWithOptions({ colors: false }, message, ...args);
+      sink.write(`[${timestamp(new Date())}] [${process.pid}] [${tag}] ${text}\n`);
+    };
+  };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warning: at('warning'),
+    error: at('error'),
+    critical: at('critical'),
+    raw: (text) => {
+      sink.write(text);
+    },
+    isEnabled: (lvl) => LOG_LEVELS.indexOf(lvl) >= threshold,
+  };
+}
+
+/** A logger that keeps its lines, for tests. */
+export function memoryLogger(level: LogLevel = 'debug'): Logger & { lines: string[]; text(): string } {
+  const lines: string[] = [];
+  const logger = createLogger({ write: (t: string) => lines.push(t) }, level);
+  return Object.assign(logger, { lines, text: () => lines.join('') });
+}

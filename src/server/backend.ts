@@ -1,0 +1,25 @@
+/**
+ * The contract between the HTTP front and whatever runs applications: the in-process backend (TypeScript
+ * apps) and the Python backend (worker processes). One conformance suite runs against both.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { CgiEnviron } from '../contract/types.js';
+import type { ResponseWriter } from './response-writer.js';
+
+/** One request in flight: the parsed request, its environ's CGI keys, and where the response goes. */
+export interface Exchange {
+  readonly req: IncomingMessage;
+  readonly environ: CgiEnviron;
+  readonly writer: ResponseWriter;
+  /** Max request body bytes (0 = unlimited); past it the backend answers 413. */
+  readonly bodyLimit: number;
+}
+
+export interface Backend {
+  /** Gets ready to serve (loads the app, starts workers). Rejects when the app cannot be loaded. */
+  start(): Promise<void>;
+  /** Serves one request. Never throws: every outcome ends or aborts `exchange.writer`. */
+  handle(exchange: Exchange): void;
+  /** Stops taking work; resolves when what is in flight has finished or `graceMs` has passed. */
+  close(graceMs: number): Promise<void>;
+}

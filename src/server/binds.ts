@@ -1,0 +1,67 @@
+/** Listening addresses: parsing Gunicorn-style bind strings and listening on them. */
+import { lstatSync, unlinkSync } from 'node:fs';
+import type { Server } from 'node:net';
+import { SettingError } from '../settings/registry.js';
+
+export type Bind =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string };
+
+/** `HOST:PORT`, `HOST` (port 8000), `:PORT` (all interfaces), `[V6]:PORT`, `unix:PATH`. */
+export function parseBind(text: string): Bind {
+  if (text.startsWith('unix:')) {
+    const path = text.slice(5);
+    if (path === '') throw new SettingError(`bind ${JSON.stringify(text)}: empty socket path`);
+    return { kind: 'unix', path };
+  }
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([0-9A-Fa-f:.%a-z]+)\](?::(\d*))?$/.exec(text);
+  if (v6 !== null) {
+    host = v6[1]!;
+    portText = v6[2] ?? '';
+  } else {
+    const colon = text.lastIndexOf(':');
+    host = colon === -1 ? text : text.slice(0, colon);
+    portText = colon === -1 ? '' : text.slice(colon + 1);
+    if (host.includes(':'))
+      throw new SettingError(`bind ${JSON.stringify(text)}: write IPv6 addresses as [ADDR]:PORT`);
+  }
+  const port = portText === '' ? 8000 : Number(portText);
+  if (!/^\d*$/.test(portText) || port > 65535)
+    throw new SettingError(`bind ${JSON.stringify(text)}: bad port`);
+  return { kind: 'tcp', host: host === '' ? '0.0.0.0' : host, port };
+}
+
+/** Listens and returns the address as a URL-ish string for the log (`http://127.0.0.1:8000`). */
+export function listen(server: Server, bind: Bind): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    const done = () => {
+      server.off('error', onError);
+      const address = server.address();
+      if (bind.kind === 'unix' || address === null || typeof address === 'string')
+        resolve(`unix:${bind.kind === 'unix' ? bind.path : address}`);
+      else
+        resolve(
+          `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+        );
+    };
+    if (bind.kind === 'unix') {
+      removeStaleSocket(bind.path);
+      server.listen({ path: bind.path, backlog: 2048 }, done);
+    } else {
+      server.listen({ host: bind.host, port: bind.port, backlog: 2048 }, done);
+    }
+  });
+}
+
+/** A socket file left by a previous run would make listen fail; anything else at that path is kept. */
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // nothing there
+  }
+}

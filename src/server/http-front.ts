@@ -1,0 +1,134 @@
+/**
+ * The HTTP front: node:http (llhttp) parses, this module enforces what llhttp does not, builds the environ
+ * and hands each request to the backend. Keep-alive and in-order pipelining are node:http's; malformed
+ * input never reaches a backend and never takes the process down.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
+import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
+import type { Logger } from '../observability/logger.js';
+import type { Backend } from './backend.js';
+import { ResponseWriter, reasonPhrase } from './response-writer.js';
+
+export interface FrontOptions {
+  readonly limits: RequestLimits;
+  /** Seconds an idle keep-alive connection is kept (Gunicorn's --keep-alive). */
+  readonly keepAlive: number;
+  /** Seconds a client has to send a complete request head (slow-loris guard). → 408 */
+  readonly headerTimeout: number;
+  /** The application's mount point, '' for the root. */
+  readonly scriptName: string;
+}
+
+export interface Front {
+  readonly server: http.Server;
+  /** Whether new responses should close their connection (set while shutting down). */
+  draining: boolean;
+}
+
+const factsBySocket = new WeakMap<Socket, ConnectionFacts>();
+
+function connectionFacts(socket: Socket): ConnectionFacts {
+  let facts = factsBySocket.get(socket);
+  if (facts === undefined) {
+    const local = socket.localAddress;
+    const remotePort = socket.remotePort;
+    facts = {
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: remotePort === undefined ? '' : String(remotePort),
+      serverName: local ?? '',
+      serverPort: socket.localPort === undefined ? '' : String(socket.localPort),
+      scheme: 'encrypted' in socket ? 'https' : 'http',
+    };
+    factsBySocket.set(socket, facts);
+  }
+  return facts;
+}
+
+/** What llhttp's error codes mean for the client (RFC 9110 statuses). */
+function clientErrorStatus(code: string | undefined): number {
+  if (code === 'HPE_HEADER_OVERFLOW') return 431;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 408;
+  return 400;
+}
+
+export function createFront(backend: Backend, options: FrontOptions, log: Logger, unixPath = ''): Front {
+  const { limits } = options;
+  const state = { draining: false };
+
+  const reject = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
+    log.debug(`rejected ${req.method} ${req.url?.slice(0, 200)}: ${reason}`);
+    new ResponseWriter(req, res, log).fail(status);
+  };
+
+  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
+    const method = req.method!;
+    const url = req.url!;
+    const checked = checkRequestHead(method, url, req.httpVersion, req.rawHeaders, limits);
+    if (!checked.ok) return reject(req, res, checked.rejection.status, checked.rejection.reason);
+    if (state.draining) res.shouldKeepAlive = false;
+    // RFC 9110 §10.1.1: only now that the request is acceptable is the client asked for its body.
+    if (expectsContinue) res.writeContinue();
+    const facts = unixPath === '' ? connectionFacts(req.socket) : unixFacts(req.socket, unixPath);
+    const environ = buildEnviron(
+      {
+        method,
+        rawTarget: url,
+        target: checked.target,
+        protocol: `HTTP/${req.httpVersion}`,
+        rawHeaders: req.rawHeaders,
+      },
+      facts,
+      options,
+    );
+    backend.handle({ req, environ, writer: new ResponseWriter(req, res, log), bodyLimit: limits.body });
+  };
+
+  const server = http.createServer({
+    // Limits are checked per field in checkRequestHead; this bounds what llhttp buffers for one head.
+    maxHeaderSize: Math.min(limits.requestLine + (limits.fields + 1) * (limits.fieldSize + 2), 1 << 24),
+    requireHostHeader: false,
+    keepAliveTimeout: options.keepAlive * 1000,
+    headersTimeout: options.headerTimeout * 1000,
+    requestTimeout: 0,
+    connectionsCheckingInterval: Math.min(1000, options.headerTimeout * 500),
+  });
+  // One more than the limit, so a request over it is seen (node:http silently drops the excess).
+  server.maxHeadersCount = limits.fields + 1;
+  server.on('request', (req, res) => serve(req, res, false));
+  // node:http emits this only for HTTP/1.1 with `Expect: 100-continue` (HTTP/1.0 ignores it, as it must).
+  server.on('checkContinue', (req, res) => serve(req, res, true));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const status = clientErrorStatus(err.code);
+    const inResponse = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (err.code !== 'ECONNRESET' && socket.writable && (inResponse === undefined || inResponse === null)) {
+      if (status !== 408)
+        log.debug(`malformed request from ${socket.remoteAddress}: ${err.code} ${err.message}`);
+      const body = `${reasonPhrase(status)}\n`;
+      socket.end(
+        `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
+          `Content-Length: ${body.length}\r\n\r\n${body}`,
+      );
+    }
+    socket.destroySoon();
+  });
+  return {
+    server,
+    get draining() {
+      return state.draining;
+    },
+    set draining(value: boolean) {
+      state.draining = value;
+    },
+  };
+}
+
+function unixFacts(socket: Socket, path: string): ConnectionFacts {
+  let facts = factsBySocket.get(socket);
+  if (facts === undefined) {
+    facts = { remoteAddress: '', remotePort: '', serverName: path, serverPort: '', scheme: 'http' };
+    factsBySocket.set(socket, facts);
+  }
+  return facts;
+}

@@ -1,0 +1,237 @@
+/**
+ * The response writer: the one place where an application's status, headers and body become HTTP. Both
+ * backends drive it, so every rule holds for TypeScript and Python apps alike:
+ *   - status and headers are validated (contract/rules.ts): nothing with CR, LF or another control
+ *     character reaches the wire, and hop-by-hop headers are refused (PEP 3333), except that an app's
+ *     `Connection: close` is honoured as a request to close, as Gunicorn does;
+ *   - a declared Content-Length is kept and enforced: never more bytes than declared (the excess is cut
+ *     and the connection closed), and fewer make the connection close so the client sees a truncation;
+ *   - framing is node:http's: Content-Length when known, chunked for HTTP/1.1 streams, close-delimited
+ *     for HTTP/1.0; no body for HEAD, 204 and 304; a Date header.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { checkHeader, checkStatus, HOP_BY_HOP, isContentLength } from '../contract/rules.js';
+import type { HeaderList } from '../contract/types.js';
+import type { Logger } from '../observability/logger.js';
+
+/** The application produced a status or headers that may not be sent. */
+export class ResponseHeadError extends Error {
+  override readonly name = 'ResponseHeadError';
+}
+
+/** Unread request bodies up to this size are drained to keep the connection; larger ones close it. */
+const DRAIN_LIMIT = 64 * 1024;
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  408: 'Request Timeout',
+  413: 'Content Too Large',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export function reasonPhrase(code: number): string {
+  return REASONS[code] ?? 'Error';
+}
+
+export class ResponseWriter {
+  /** True once the status line and headers were handed to node:http. */
+  headersSent = false;
+  /** True once the response is complete or the connection was aborted. */
+  done = false;
+  /** Status code sent, for logs and metrics (0 until the head is sent). */
+  status = 0;
+  /** Body bytes accepted for the wire. */
+  bytesSent = 0;
+
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #log: Logger;
+  #declared = -1;
+  #bodyless: boolean;
+
+  constructor(req: IncomingMessage, res: ServerResponse, log: Logger) {
+    this.#req = req;
+    this.#res = res;
+    this.#log = log;
+    this.#bodyless = req.method === 'HEAD';
+  }
+
+  /** The client went away before the response was complete. */
+  get clientGone(): boolean {
+    return this.#res.destroyed && !this.#res.writableFinished;
+  }
+
+  get response(): ServerResponse {
+    return this.#res;
+  }
+
+  /**
+   * Validates and sends the status line and headers. `knownLength` is the whole body's length when the
+   * backend already has all of it: it becomes Content-Length when the app declared none.
+   * Throws ResponseHeadError (nothing sent) when the head is invalid.
+   */
+  sendHead(status: string, headers: HeaderList, knownLength = -1): void {
+    if (this.headersSent) throw new ResponseHeadError('response headers were already sent');
+    const code = checkStatus(status);
+    if (typeof code === 'string') throw new ResponseHeadError(code);
+    const flat: string[] = [];
+    let declared = -1;
+    let close = false;
+    for (const header of headers) {
+      if (!Array.isArray(header) || header.length !== 2) {
+        throw new ResponseHeadError(`headers must be (name, value) pairs, got ${String(header)}`);
+      }
+      const [name, value] = header;
+      const problem = checkHeader(name, value);
+      if (problem !== null) throw new ResponseHeadError(problem);
+      const lower = name.toLowerCase();
+      if (lower === 'content-length') {
+        if (!isContentLength(value) || declared !== -1) {
+          throw new ResponseHeadError(`invalid or repeated Content-Length ${JSON.stringify(value)}`);
+        }
+        declared = Number(value);
+      } else if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection' && value.trim().toLowerCase() === 'close') {
+          close = true;
+          continue;
+        }
+        throw new ResponseHeadError(`hop-by-hop header ${JSON.stringify(name)} is not allowed (PEP 3333)`);
+      }
+      flat.push(name, value);
+    }
+    if (code === 204 || code === 304) this.#bodyless = true;
+    else if (declared === -1 && knownLength >= 0) {
+      declared = knownLength;
+      flat.push('Content-Length', String(knownLength));
+    }
+    this.#declared = declared;
+    const res = this.#res;
+    if (close || !this.#bodyCanBeDrained()) res.shouldKeepAlive = false;
+    this.status = code;
+    this.headersSent = true;
+    res.writeHead(code, status.slice(4), flat);
+  }
+
+  /**
+   * Queues body bytes. Returns false when the client is behind and the caller should wait for
+   * `waitForDrain()` before writing more.
+   */
+  write(chunk: Uint8Array): boolean {
+    if (this.done || this.#bodyless) return true;
+    const limited = this.#limit(chunk);
+    if (limited === null) return true;
+    this.bytesSent += limited.byteLength;
+    return this.#res.write(limited);
+  }
+
+  /** Resolves when the client has taken what was queued, or the connection is gone. */
+  waitForDrain(): Promise<void> {
+    const res = this.#res;
+    if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        res.off('close', done);
+        resolve();
+      };
+      res.on('drain', done);
+      res.on('close', done);
+    });
+  }
+
+  /** Completes the response. A body shorter than its Content-Length closes the connection. */
+  end(lastChunk?: Uint8Array): void {
+    if (this.done) return;
+    let chunk = lastChunk;
+    if (chunk !== undefined && !this.#bodyless) {
+      const limited = this.#limit(chunk);
+      chunk = limited ?? undefined;
+      if (chunk !== undefined) this.bytesSent += chunk.byteLength;
+    }
+    this.done = true;
+    if (!this.#bodyless && this.#declared >= 0 && this.bytesSent < this.#declared) {
+      this.#log.error(
+        `${this.#req.method} ${this.#req.url}: the application sent ${this.bytesSent} of the ` +
+          `${this.#declared} bytes its Content-Length declared; closing the connection`,
+      );
+      if (chunk !== undefined) this.#res.write(chunk);
+      this.#res.destroy();
+      return;
+    }
+    if (chunk === undefined || this.#bodyless) this.#res.end();
+    else this.#res.end(chunk);
+  }
+
+  /** Sends a whole response at once: the fast path for bodies that are complete when the head is known. */
+  sendWhole(status: string, headers: HeaderList, body: Uint8Array | null): void {
+    this.sendHead(status, headers, body === null ? 0 : body.byteLength);
+    this.end(body === null || body.byteLength === 0 ? undefined : body);
+  }
+
+  /**
+   * Answers with a server-made error response when no header was sent yet, else aborts the connection so
+   * the client sees a truncated response rather than a false success.
+   */
+  fail(code: number, detail?: string): void {
+    if (this.done) return;
+    if (this.headersSent) {
+      this.abort();
+      return;
+    }
+    const res = this.#res;
+    const body = `${reasonPhrase(code)}\n${detail === undefined ? '' : `${detail}\n`}`;
+    this.status = code;
+    this.headersSent = true;
+    this.done = true;
+    res.shouldKeepAlive = false;
+    this.#bodyless = this.#req.method === 'HEAD';
+    res.writeHead(code, reasonPhrase(code), [
+      'Content-Type',
+      'text/plain; charset=utf-8',
+      'Content-Length',
+      String(Buffer.byteLength(body)),
+    ]);
+    res.end(this.#bodyless ? undefined : body);
+  }
+
+  /** Drops the connection mid-response. */
+  abort(): void {
+    if (this.done) return;
+    this.done = true;
+    this.#res.destroy();
+  }
+
+  /** Cuts a chunk to what the declared Content-Length still allows; null when nothing is left. */
+  #limit(chunk: Uint8Array): Uint8Array | null {
+    const declared = this.#declared;
+    if (declared < 0 || this.bytesSent + chunk.byteLength <= declared) return chunk;
+    const room = declared - this.bytesSent;
+    if (this.#res.shouldKeepAlive) {
+      this.#log.error(
+        `${this.#req.method} ${this.#req.url}: the application sent more than its Content-Length of ` +
+          `${declared} bytes; the excess was dropped and the connection will close`,
+      );
+      this.#res.shouldKeepAlive = false;
+    }
+    return room > 0 ? chunk.subarray(0, room) : null;
+  }
+
+  /**
+   * Whether keep-alive may continue after this response: an unread request body must be drained first,
+   * which is only worth it when little is left (the rest of a big upload is cheaper to refuse by closing).
+   */
+  #bodyCanBeDrained(): boolean {
+    const req = this.#req;
+    // node:http marks a bodiless request complete only after its handler ran, hence the header check.
+    if (req.complete) return true;
+    const headers = req.headers;
+    if (headers['transfer-encoding'] !== undefined) return false;
+    const length = headers['content-length'];
+    return length === undefined || Number(length) <= DRAIN_LIMIT;
+  }
+}

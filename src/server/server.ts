@@ -1,0 +1,89 @@
+/** A running server: one HTTP front per bind, all feeding one backend, and the graceful shutdown. */
+import type { Logger } from '../observability/logger.js';
+import type { Settings } from '../settings/definitions.js';
+import type { Backend } from './backend.js';
+import { listen, parseBind } from './binds.js';
+import { createFront, type Front } from './http-front.js';
+
+export interface RunningServer {
+  /** The addresses listened on, as logged (`http://127.0.0.1:8000`, `unix:/tmp/s.sock`). */
+  readonly addresses: readonly string[];
+  /** Stops accepting, lets requests in flight finish within `graceMs`, then closes every connection. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export type ServerSettings = Pick<
+  Settings,
+  | 'bind'
+  | 'keepalive'
+  | 'header_timeout'
+  | 'limit_request_line'
+  | 'limit_request_fields'
+  | 'limit_request_field_size'
+  | 'limit_request_body'
+  | 'root_path'
+>;
+
+export async function startServer(
+  settings: ServerSettings,
+  backend: Backend,
+  log: Logger,
+): Promise<RunningServer> {
+  const options = {
+    limits: {
+      requestLine: settings.limit_request_line,
+      fields: settings.limit_request_fields,
+      fieldSize: settings.limit_request_field_size,
+      body: settings.limit_request_body,
+    },
+    keepAlive: settings.keepalive,
+    headerTimeout: settings.header_timeout,
+    scriptName: settings.root_path,
+  };
+  const fronts: Front[] = [];
+  const addresses: string[] = [];
+  try {
+    for (const text of settings.bind) {
+      const bind = parseBind(text);
+      const front = createFront(backend, options, log, bind.kind === 'unix' ? bind.path : '');
+      fronts.push(front);
+      addresses.push(await listen(front.server, bind));
+    }
+  } catch (error) {
+    for (const front of fronts) front.server.close();
+    throw error;
+  }
+
+  let stopping: Promise<void> | null = null;
+  const shutdown = (graceMs: number): Promise<void> => {
+    stopping ??= (async () => {
+      const closed = fronts.map(
+        (front) =>
+          new Promise<void>((resolve) => {
+            front.draining = true;
+            front.server.close(() => resolve());
+            front.server.closeIdleConnections();
+          }),
+      );
+      const deadline = Date.now() + graceMs;
+      await backend.close(graceMs);
+      // Responses still flushing to clients finish; connections that turn idle are closed as they do.
+      const sweep = setInterval(() => {
+        for (const front of fronts) front.server.closeIdleConnections();
+      }, 50);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(closed),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        }),
+      ]);
+      clearInterval(sweep);
+      clearTimeout(timer);
+      for (const front of fronts) front.server.closeAllConnections();
+      await Promise.all(closed);
+    })();
+    return stopping;
+  };
+  return { addresses, shutdown };
+}
