@@ -1,22 +1,340 @@
+/**
+ * The Python backend: a supervised pool of worker processes serving one WSGI app.
+ *
+ * A request reaches a worker only once its body is fully received (request-body.ts). Requests wait in one
+ * FIFO queue and go to the least busy ready worker, so a slow request never holds up the ones behind it
+ * while another worker is free. Workers are replaced when they die, time out, reach --max-requests, on
+ * SIGHUP (new workers first, then the old ones drain: no request fails) and on source changes (--reload).
+ */
+import { randomInt } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
+import { delimiter, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AppRef } from '../cli/app-ref.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend, Exchange } from '../server/backend.js';
+import { isHttpError } from '../server/http-error.js';
+import { receiveBody } from '../server/request-body.js';
 import type { Settings } from '../settings/definitions.js';
+import { findPython } from './find-python.js';
+import { type Dispatch, type WorkerEvents, type WorkerLaunch, WorkerProcess } from './worker-process.js';
 
 export interface PythonBackendOptions {
-  readonly app: AppRef & { kind: 'python' };
+  readonly app: Extract<AppRef, { kind: 'python' }>;
   readonly settings: Settings;
   readonly log: Logger;
   readonly cwd: string;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+export class AppLoadFailed extends Error {
+  override readonly name = 'AppLoadFailed';
+}
+
+/** The shipped worker package: python/nodicorn_worker beside dist/. */
+const WORKER_PATH = fileURLToPath(new URL('../../../python/', import.meta.url));
+
+/** Wait before respawning a worker that keeps dying at boot: 1 s, doubling to 30 s. */
+function bootBackoff(failures: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
 }
 
 export class PythonBackend implements Backend {
-  constructor(readonly options: PythonBackendOptions) {}
+  readonly #options: PythonBackendOptions;
+  readonly #log: Logger;
+  readonly #settings: Settings;
+  #launch: WorkerLaunch | null = null;
+  #workers = new Set<WorkerProcess>();
+  #queue: Dispatch[] = [];
+  #target: number;
+  #nextId = 1;
+  #closing = false;
+  #bootFailures = 0;
+  #respawnTimer: NodeJS.Timeout | undefined;
+  #watcher: FSWatcher | null = null;
+  #drained: (() => void) | null = null;
+
+  constructor(options: PythonBackendOptions) {
+    this.#options = options;
+    this.#log = options.log;
+    this.#settings = options.settings;
+    this.#target = options.settings.workers;
+  }
+
+  /** Workers currently alive (for tests and metrics). */
+  get workerPids(): number[] {
+    return [...this.#workers].filter((w) => w.state !== 'dead').map((w) => w.pid);
+  }
+
   async start(): Promise<void> {
-    throw new Error('the Python backend is not built yet');
+    const { settings, app, cwd } = this.#options;
+    const env = this.#options.env ?? process.env;
+    if (settings.preload_app) {
+      throw new AppLoadFailed('--preload is not supported: each worker imports the application itself (see docs/python-apps.md)');
+    }
+    const python = await findPython(settings.python, env);
+    this.#log.info(`Using ${python.executable} (Python ${python.version}, from ${python.why})`);
+    const appDir = resolve(cwd, settings.chdir);
+    const config = {
+      module: app.module,
+      attr: app.attr,
+      chdir: appDir,
+      pythonpath: settings.pythonpath.map((p) => resolve(cwd, p)),
+      threads: settings.threads,
+      multiprocess: settings.workers > 1,
+    };
+    const pythonPath = env.PYTHONPATH;
+    this.#launch = {
+      python: python.executable,
+      args: ['-m', 'nodicorn_worker', JSON.stringify(config)],
+      env: {
+        ...env,
+        PYTHONPATH: pythonPath ? `${WORKER_PATH}${delimiter}${pythonPath}` : WORKER_PATH,
+        PYTHONUNBUFFERED: '1',
+      },
+      cwd: appDir,
+      log: this.#log,
+      timeout: settings.timeout,
+    };
+    await this.#bootGeneration(this.#target);
+    this.#log.info(`Booted ${this.#target} worker${this.#target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`);
+    if (settings.reload) this.#watchSources([appDir, ...config.pythonpath]);
   }
+
   handle(exchange: Exchange): void {
-    exchange.writer.fail(503);
+    receiveBody(exchange.req, exchange.bodyLimit, this.#settings.body_memory_limit).then(
+      (body) => {
+        if (exchange.writer.clientGone) {
+          if (body.kind === 'file') void body.dispose();
+          return;
+        }
+        const id = this.#nextId;
+        this.#nextId = id >= 0xffffffff ? 1 : id + 1; // ids are u32 on the wire; 0 is the worker's own
+        this.#queue.push({ id, exchange, body, started: 0, timer: undefined, timedOut: false, discard: false });
+        this.#pump();
+      },
+      (error: unknown) => {
+        if (isHttpError(error)) exchange.writer.fail(error.status);
+        else {
+          this.#log.error(`receiving the request body failed: ${String(error)}`);
+          exchange.writer.fail(500);
+        }
+      },
+    );
   }
-  async close(): Promise<void> {}
+
+  /** SIGHUP: a new generation of workers; once it is up, the old one drains and exits. */
+  reload(): void {
+    this.#log.info('Handling signal: hup; replacing every worker');
+    const old = [...this.#workers];
+    this.#bootGeneration(this.#target).then(
+      () => {
+        for (const worker of old) {
+          this.#workers.delete(worker);
+          this.#retire(worker);
+        }
+        this.#log.info(`Reloaded: workers now ${this.workerPids.join(', ')}`);
+      },
+      (error: unknown) => this.#log.error(`Reload failed; the current workers keep serving.\n${String(error)}`),
+    );
+  }
+
+  /** SIGTTIN */
+  addWorker(): void {
+    this.#target++;
+    this.#log.info(`Handling signal: ttin; workers: ${this.#target}`);
+    this.#spawn();
+  }
+
+  /** SIGTTOU */
+  removeWorker(): void {
+    if (this.#target <= 1) return;
+    this.#target--;
+    this.#log.info(`Handling signal: ttou; workers: ${this.#target}`);
+    const idlest = [...this.#workers].filter((w) => w.state === 'ready').sort((a, b) => a.inFlight.size - b.inFlight.size)[0];
+    if (idlest !== undefined) {
+      this.#workers.delete(idlest);
+      this.#retire(idlest);
+    }
+  }
+
+  async close(graceMs: number): Promise<void> {
+    this.#closing = true;
+    clearTimeout(this.#respawnTimer);
+    this.#watcher?.close();
+    if (this.#queue.length > 0 || this.#busy()) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((r) => {
+          this.#drained = r;
+        }),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    for (const dispatch of this.#queue.splice(0)) dispatch.exchange.writer.fail(503);
+    const exits = [...this.#workers].map(
+      (worker) => new Promise<void>((r) => (worker.state === 'dead' ? r() : worker.child.once('exit', () => r()))),
+    );
+    for (const worker of this.#workers) {
+      worker.retire();
+      if (worker.inFlight.size > 0) worker.kill('SIGKILL');
+    }
+    const force = setTimeout(() => {
+      for (const worker of this.#workers) worker.kill('SIGKILL');
+    }, 2000);
+    await Promise.all(exits);
+    clearTimeout(force);
+  }
+
+  #busy(): boolean {
+    for (const worker of this.#workers) if (worker.inFlight.size > 0) return true;
+    return false;
+  }
+
+  /** Starts `count` workers and resolves when all are ready; rejects (killing them) if one cannot load the app. */
+  #bootGeneration(count: number): Promise<void> {
+    return new Promise((resolvePromise, reject) => {
+      const booting: WorkerProcess[] = [];
+      let ready = 0;
+      let failed = false;
+      const events: WorkerEvents = {
+        ...this.#events,
+        ready: (worker) => {
+          if (failed) return;
+          this.#workers.add(worker);
+          if (++ready === count) {
+            this.#pump();
+            resolvePromise();
+          }
+        },
+        loadFailed: (_worker, traceback) => {
+          if (failed) return;
+          failed = true;
+          for (const w of booting) w.kill();
+          reject(new AppLoadFailed(`the application could not be loaded:\n${traceback.trimEnd()}`));
+        },
+        exit: (worker, code, signal) => {
+          if (worker.state === 'dead' && !this.#workers.has(worker) && !failed && booting.includes(worker) && ready < count) {
+            failed = true;
+            for (const w of booting) w.kill();
+            reject(new AppLoadFailed(`worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}) while booting`));
+            return;
+          }
+          this.#events.exit(worker, code, signal);
+        },
+      };
+      for (let i = 0; i < count; i++) booting.push(this.#newWorker(events));
+    });
+  }
+
+  #newWorker(events: WorkerEvents): WorkerProcess {
+    const { max_requests: max, max_requests_jitter: jitter } = this.#settings;
+    const limit = max > 0 ? max + (jitter > 0 ? randomInt(0, jitter + 1) : 0) : Number.POSITIVE_INFINITY;
+    return new WorkerProcess(this.#launch!, limit, events);
+  }
+
+  /** Events of workers after their boot: replacement policy lives here. */
+  readonly #events: WorkerEvents = {
+    ready: (worker) => {
+      this.#bootFailures = 0;
+      this.#workers.add(worker);
+      this.#log.info(`Booting worker with pid: ${worker.pid}`);
+      this.#pump();
+    },
+    loadFailed: (worker, traceback) => {
+      this.#bootFailures++;
+      this.#log.error(`Worker (pid:${worker.pid}) failed to load the application:\n${traceback.trimEnd()}`);
+    },
+    idle: (worker) => {
+      if (worker.state === 'ready' && worker.served >= worker.maxRequests) {
+        this.#log.info(`Worker (pid:${worker.pid}) reached max requests (${worker.served}); replacing it`);
+        this.#workers.delete(worker);
+        this.#retire(worker);
+        this.#spawn();
+      }
+      this.#pump();
+      if (this.#drained !== null && this.#queue.length === 0 && !this.#busy()) this.#drained();
+    },
+    exit: (worker, code, signal) => {
+      const known = this.#workers.delete(worker);
+      if (this.#closing) return;
+      if (known && worker.state === 'dead') {
+        this.#log.warning(`Worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}); starting a new one`);
+      }
+      this.#scheduleRespawn();
+      this.#pump();
+    },
+  };
+
+  #liveCount(): number {
+    let n = 0;
+    for (const w of this.#workers) if (w.state === 'ready' || w.state === 'booting') n++;
+    return n;
+  }
+
+  #spawn(): void {
+    if (this.#closing || this.#launch === null) return;
+    const worker = this.#newWorker(this.#events);
+    this.#workers.add(worker);
+  }
+
+  #scheduleRespawn(): void {
+    if (this.#respawnTimer !== undefined) return;
+    const delay = this.#bootFailures === 0 ? 0 : bootBackoff(this.#bootFailures);
+    this.#respawnTimer = setTimeout(() => {
+      this.#respawnTimer = undefined;
+      while (!this.#closing && this.#liveCount() < this.#target) this.#spawn();
+    }, delay);
+  }
+
+  #retire(worker: WorkerProcess): void {
+    worker.retire();
+    // Past the grace period a worker that still has not finished is stopped.
+    const grace = this.#settings.graceful_timeout * 1000;
+    const timer = setTimeout(() => worker.kill('SIGKILL'), grace);
+    timer.unref();
+    worker.child.once('exit', () => clearTimeout(timer));
+  }
+
+  /** Hands queued requests to ready workers with a free thread, least busy first. */
+  #pump(): void {
+    const queue = this.#queue;
+    if (queue.length === 0) return;
+    const threads = this.#settings.threads;
+    while (queue.length > 0) {
+      let best: WorkerProcess | null = null;
+      for (const worker of this.#workers) {
+        if (worker.state !== 'ready' || worker.inFlight.size >= threads) continue;
+        if (best === null || worker.inFlight.size < best.inFlight.size) best = worker;
+      }
+      if (best === null) return;
+      const dispatch = queue.shift()!;
+      if (dispatch.exchange.writer.clientGone) {
+        if (dispatch.body.kind === 'file') void dispatch.body.dispose();
+        continue;
+      }
+      best.dispatch(dispatch);
+    }
+  }
+
+  #watchSources(dirs: string[]): void {
+    let pending: NodeJS.Timeout | undefined;
+    const onChange = (_event: string, file: string | Buffer | null) => {
+      const name = file === null ? '' : String(file);
+      if (!name.endsWith('.py')) return;
+      clearTimeout(pending);
+      pending = setTimeout(() => {
+        this.#log.info(`Worker reloading: ${name} modified`);
+        this.reload();
+      }, 200);
+    };
+    try {
+      this.#watcher = watch(dirs[0]!, { recursive: true }, onChange);
+    } catch (error) {
+      this.#log.warning(`--reload: cannot watch ${dirs[0]}: ${String(error)}`);
+    }
+  }
 }

@@ -1,0 +1,300 @@
+"""The request loop: frames in, PEP 3333 calls, frames out. One request at a time on the main thread by
+default (Gunicorn's sync model, minus its slow-client weakness: Node does all network I/O); with
+threads > 1 a reader thread feeds a pool of request threads, requests multiplexed by id."""
+import io
+import os
+import queue
+import select
+import socket
+import stat
+import sys
+import threading
+import traceback
+
+from .protocol import (BODY, CANCEL, END, FAIL, FRAME_HEADER, HEAD, REQUEST, U32, WHOLE, decode_request,
+                       encode_head, frame_header)
+
+SENDFILE_BLOCK = 1 << 20
+
+
+class FileWrapper:
+    """PEP 3333 wsgi.file_wrapper. A wrapper around a real file is sent with os.sendfile by the worker, so
+    its bytes never pass through Python; anything else is iterated in blocks."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+class Connection:
+    """The socket to Node. Reads are done by one thread; writes from any thread, each frame atomically."""
+
+    def __init__(self, fd):
+        self.sock = socket.socket(fileno=fd)
+        self.sock.setblocking(True)
+        self.fd = self.sock.fileno()
+        self.buf = bytearray()
+        self.lock = threading.Lock()
+        self.cancelled = set()
+
+    def read_frame(self):
+        """The next frame as (type, id, payload memoryview), or None at end of stream."""
+        buf = self.buf
+        while True:
+            have = len(buf)
+            if have >= 9:
+                length, kind, rid = FRAME_HEADER.unpack_from(buf, 0)
+                total = 4 + length
+                if have >= total:
+                    with memoryview(buf) as view:
+                        payload = view[9:total].tobytes()
+                    del buf[:total]
+                    return kind, rid, memoryview(payload)
+                want = total - have
+            else:
+                want = 9 - have
+            chunk = self.sock.recv(max(want, 65536))
+            if not chunk:
+                return None
+            if not buf and len(chunk) >= 9:
+                length, kind, rid = FRAME_HEADER.unpack_from(chunk, 0)
+                if len(chunk) == 4 + length:  # the common case: exactly one whole frame
+                    return kind, rid, memoryview(chunk)[9:]
+            buf += chunk
+
+    def poll_cancel(self, rid):
+        """For the single-threaded loop: reads frames waiting on the socket (only CANCELs can be, since Node
+        sends nothing else to a busy one-thread worker) and tells whether `rid` was cancelled."""
+        while select.select((self.sock,), (), (), 0)[0]:
+            got = self.read_frame()
+            if got is None:
+                self.cancelled.add(rid)
+                break
+            if got[0] == CANCEL:
+                self.cancelled.add(got[1])
+        return rid in self.cancelled
+
+    def send(self, *parts):
+        total = sum(len(p) for p in parts)
+        with self.lock:
+            sent = self.sock.sendmsg(parts)
+            if sent < total:
+                self.sock.sendall(b"".join(parts)[sent:])
+
+    def send_frame(self, kind, rid, payload=b""):
+        self.send(frame_header(kind, rid, len(payload)), payload)
+
+    def sendfile(self, rid, fd, offset, count):
+        """Sends `count` bytes of a file as BODY frames, kernel to socket (os.sendfile), no copy in Python."""
+        with self.lock:
+            while count > 0:
+                block = min(count, SENDFILE_BLOCK)
+                self.sock.sendall(frame_header(BODY, rid, block))
+                left = block
+                while left > 0:
+                    n = os.sendfile(self.fd, fd, offset, left)
+                    if n == 0:
+                        raise IOError("file shrank while it was being sent")
+                    offset += n
+                    left -= n
+                count -= block
+
+
+class Call:
+    """One application call: start_response's state machine (PEP 3333) and the response frames."""
+
+    __slots__ = ("conn", "rid", "status", "headers", "head_sent")
+
+    def __init__(self, conn, rid):
+        self.conn = conn
+        self.rid = rid
+        self.status = None
+        self.headers = None
+        self.head_sent = False
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.head_sent:
+                    # PEP 3333: headers already sent, so the error can only propagate.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() called a second time without exc_info")
+        if type(status) is not str:
+            raise TypeError("status must be a str, got %s" % type(status).__name__)
+        if type(headers) is not list:
+            raise TypeError("headers must be a list, got %s" % type(headers).__name__)
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def head_payload(self):
+        if self.status is None:
+            raise AssertionError("the application returned a body without calling start_response()")
+        return encode_head(self.status, self.headers)
+
+    def send_head(self):
+        self.conn.send_frame(HEAD, self.rid, self.head_payload())
+        self.head_sent = True
+
+    def write(self, data):
+        """PEP 3333's write() callable: the bytes go out now, headers first if needed."""
+        if self.status is None:
+            raise AssertionError("write() called before start_response()")
+        if type(data) is not bytes:
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError("write() takes bytes, got %s" % type(data).__name__)
+            data = bytes(data)
+        if not data:
+            return
+        if not self.head_sent:
+            self.send_head()
+        self.conn.send_frame(BODY, self.rid, data)
+
+    def respond(self, result, poll_cancel):
+        """Sends the body of `result`; returns the frame that completes the response (sent after close())."""
+        if type(result) is list and not self.head_sent:
+            # Fast path: the whole body is known, so it goes out as one frame with Content-Length.
+            body = result[0] if len(result) == 1 else b"".join(result)
+            if type(body) is not bytes:
+                raise TypeError("response body items must be bytes, got %s" % type(body).__name__)
+            head = self.head_payload()
+            return (frame_header(WHOLE, self.rid, 4 + len(head) + len(body)), U32.pack(len(head)), head, body)
+        if type(result) is FileWrapper and self.sendfile(result):
+            return (frame_header(END, self.rid, 0),)
+        rid = self.rid
+        for chunk in result:
+            if type(chunk) is not bytes:
+                raise TypeError("response body items must be bytes, got %s" % type(chunk).__name__)
+            if not chunk:
+                continue  # PEP 3333: headers wait for the first non-empty chunk
+            if not self.head_sent:
+                self.send_head()
+            self.conn.send_frame(BODY, rid, chunk)
+            if poll_cancel(rid):
+                break
+        if not self.head_sent:
+            self.send_head()
+        return (frame_header(END, rid, 0),)
+
+    def sendfile(self, wrapper):
+        try:
+            fd = wrapper.filelike.fileno()
+            mode = os.fstat(fd).st_mode
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return False
+        if not stat.S_ISREG(mode):
+            return False
+        offset = os.lseek(fd, 0, os.SEEK_CUR)
+        size = os.fstat(fd).st_size
+        self.send_head()
+        self.conn.sendfile(self.rid, fd, offset, max(0, size - offset))
+        return True
+
+
+class Worker:
+    def __init__(self, app, conn, threads, multiprocess):
+        self.app = app
+        self.conn = conn
+        self.threads = threads
+        self.base = {
+            "wsgi.version": (1, 0),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": threads > 1,
+            "wsgi.multiprocess": multiprocess,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+        }
+
+    def handle(self, rid, payload, poll_cancel):
+        pairs, body, body_path = decode_request(payload)
+        environ = self.base.copy()
+        environ.update(pairs)
+        stream = io.BytesIO(body) if body_path is None else open(body_path, "rb")
+        environ["wsgi.input"] = stream
+        call = Call(self.conn, rid)
+        conn = self.conn
+        try:
+            try:
+                result = self.app(environ, call.start_response)
+                try:
+                    final = call.respond(result, poll_cancel)
+                finally:
+                    close = getattr(result, "close", None)
+                    if close is not None:
+                        close()
+            finally:
+                stream.close()
+        except Exception:
+            conn.send_frame(FAIL, rid, traceback.format_exc().encode("utf-8", "replace"))
+        else:
+            conn.send(*final)
+        finally:
+            conn.cancelled.discard(rid)
+
+    def serve(self):
+        if self.threads == 1:
+            self.serve_single()
+        else:
+            self.serve_threaded()
+
+    def serve_single(self):
+        conn = self.conn
+        read_frame = conn.read_frame
+        handle = self.handle
+        poll_cancel = conn.poll_cancel
+        while True:
+            got = read_frame()
+            if got is None:
+                return
+            kind, rid, payload = got
+            if kind == REQUEST:
+                handle(rid, payload, poll_cancel)
+            elif kind == CANCEL:
+                pass  # the request already finished
+
+    def serve_threaded(self):
+        conn = self.conn
+        work = queue.SimpleQueue()
+        cancelled = conn.cancelled
+
+        def is_cancelled(rid):
+            return rid in cancelled
+
+        def run():
+            while True:
+                item = work.get()
+                if item is None:
+                    return
+                self.handle(item[0], item[1], is_cancelled)
+
+        pool = [threading.Thread(target=run, daemon=True) for _ in range(self.threads)]
+        for t in pool:
+            t.start()
+        while True:
+            got = conn.read_frame()
+            if got is None:
+                break
+            kind, rid, payload = got
+            if kind == REQUEST:
+                work.put((rid, payload))
+            elif kind == CANCEL:
+                cancelled.add(rid)
+        for _ in pool:
+            work.put(None)
+        for t in pool:
+            t.join()

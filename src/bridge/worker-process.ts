@@ -1,0 +1,255 @@
+/**
+ * One Python worker process seen from Node: spawning it, the frames to and from it, and what happens to
+ * the requests it holds when it finishes, times out or dies. Which worker gets which request, and when
+ * workers come and go, is the pool's business (python-backend.ts).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
+import type { Logger } from '../observability/logger.js';
+import type { Exchange } from '../server/backend.js';
+import type { ReceivedBody } from '../server/request-body.js';
+import { ResponseHeadError } from '../server/response-writer.js';
+import {
+  BODY,
+  CANCEL,
+  decodeHead,
+  END,
+  encodeFrame,
+  encodeRequest,
+  FAIL,
+  type Frame,
+  FrameDecoder,
+  HEAD,
+  LOADFAIL,
+  READY,
+  WHOLE,
+} from './protocol.js';
+
+/** Past this many bytes queued for a slow client, Node stops reading the worker: backpressure reaches it. */
+const HIGH_WATER_MARK = 1 << 20;
+
+/** A request handed to a worker. */
+export interface Dispatch {
+  readonly id: number;
+  readonly exchange: Exchange;
+  readonly body: ReceivedBody;
+  /** When it was handed to the worker (ms, monotonic). */
+  started: number;
+  timer: NodeJS.Timeout | undefined;
+  timedOut: boolean;
+  /** The client is gone or the response failed: later frames for it are dropped. */
+  discard: boolean;
+}
+
+export interface WorkerLaunch {
+  readonly python: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  readonly log: Logger;
+  /** Seconds a request may run before the worker is killed (0 = no limit). */
+  readonly timeout: number;
+}
+
+export type WorkerState = 'booting' | 'ready' | 'retiring' | 'dead';
+
+export interface WorkerEvents {
+  ready(worker: WorkerProcess): void;
+  loadFailed(worker: WorkerProcess, traceback: string): void;
+  /** A request finished (any outcome): the worker may take another. */
+  idle(worker: WorkerProcess): void;
+  exit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+function describe(dispatch: Dispatch): string {
+  const env = dispatch.exchange.environ;
+  return `${env.REQUEST_METHOD} ${env.RAW_URI}`;
+}
+
+export class WorkerProcess {
+  state: WorkerState = 'booting';
+  /** Requests served, for --max-requests. */
+  served = 0;
+  /** Requests after which this worker retires (Infinity = never). */
+  readonly maxRequests: number;
+  readonly inFlight = new Map<number, Dispatch>();
+  readonly child: ChildProcess;
+  readonly #socket: Socket;
+  readonly #decoder = new FrameDecoder();
+  readonly #launch: WorkerLaunch;
+  readonly #events: WorkerEvents;
+  #paused = false;
+  #lineBuffer = '';
+
+  constructor(launch: WorkerLaunch, maxRequests: number, events: WorkerEvents) {
+    this.#launch = launch;
+    this.#events = events;
+    this.maxRequests = maxRequests;
+    this.child = spawn(launch.python, launch.args, {
+      cwd: launch.cwd,
+      env: launch.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    this.#socket = this.child.stdio[3] as Socket;
+    this.#socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, this.#onFrame));
+    this.#socket.on('error', () => {}); // the exit handler reports what matters
+    const forward = (chunk: Buffer) => this.#forwardOutput(chunk.toString('utf8'));
+    this.child.stdout!.on('data', forward);
+    this.child.stderr!.on('data', forward);
+    this.child.on('error', (error) => launch.log.error(`cannot start ${launch.python}: ${error.message}`));
+    this.child.on('exit', (code, signal) => this.#onExit(code, signal));
+  }
+
+  get pid(): number {
+    return this.child.pid ?? 0;
+  }
+
+  /** Hands a request over. The body frame is written in one go: bodies were fully received already. */
+  dispatch(dispatch: Dispatch): void {
+    this.inFlight.set(dispatch.id, dispatch);
+    dispatch.started = performance.now();
+    const timeout = this.#launch.timeout;
+    if (timeout > 0) dispatch.timer = setTimeout(() => this.#timedOut(dispatch), timeout * 1000);
+    const body = dispatch.body;
+    this.#socket.write(encodeRequest(dispatch.id, dispatch.exchange.environ, body.kind === 'memory' ? body.data : body.path));
+    const res = dispatch.exchange.writer.response;
+    res.once('close', () => {
+      if (!res.writableFinished && this.inFlight.get(dispatch.id) === dispatch && !dispatch.discard) {
+        // PEP 3333 close() must still run: the worker stops iterating, closes, and answers END.
+        dispatch.discard = true;
+        this.#resume();
+        if (this.state !== 'dead') this.#socket.write(encodeFrame(CANCEL, dispatch.id));
+      }
+    });
+  }
+
+  /** Stops taking requests; the worker exits once what it holds is done (it reads end-of-stream). */
+  retire(): void {
+    if (this.state === 'dead') return;
+    this.state = 'retiring';
+    if (this.inFlight.size === 0) this.#socket.end();
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.state !== 'dead') this.child.kill(signal);
+  }
+
+  #onFrame = (frame: Frame): void => {
+    const { type, id, payload } = frame;
+    if (id === 0) {
+      if (type === READY && this.state === 'booting') {
+        this.state = 'ready';
+        this.#events.ready(this);
+      } else if (type === LOADFAIL) this.#events.loadFailed(this, payload.toString('utf8'));
+      return;
+    }
+    const dispatch = this.inFlight.get(id);
+    if (dispatch === undefined) return;
+    const writer = dispatch.exchange.writer;
+    switch (type) {
+      case BODY:
+        if (!dispatch.discard && !writer.write(payload) && writer.response.writableLength >= HIGH_WATER_MARK) this.#pauseFor(writer);
+        return;
+      case HEAD: {
+        if (!dispatch.discard) this.#sendHead(dispatch, payload, -1);
+        return;
+      }
+      case WHOLE: {
+        const headLength = payload.readUInt32BE(0);
+        const body = payload.subarray(4 + headLength);
+        if (!dispatch.discard && this.#sendHead(dispatch, payload.subarray(4, 4 + headLength), body.length)) writer.end(body);
+        this.#finish(dispatch);
+        return;
+      }
+      case END:
+        if (!dispatch.discard) writer.end();
+        this.#finish(dispatch);
+        return;
+      case FAIL:
+        this.#launch.log.error(`Error handling request ${describe(dispatch)}\n${payload.toString('utf8').trimEnd()}`);
+        writer.fail(500);
+        this.#finish(dispatch);
+        return;
+    }
+  };
+
+  /** Sends a response head from the worker; an invalid one becomes a 500 (and later frames are dropped). */
+  #sendHead(dispatch: Dispatch, payload: Buffer, knownLength: number): boolean {
+    const writer = dispatch.exchange.writer;
+    const head = decodeHead(payload);
+    try {
+      if (head === null) throw new ResponseHeadError('a NUL character in the status or a header');
+      writer.sendHead(head.status, head.headers, knownLength);
+      return true;
+    } catch (error) {
+      if (!(error instanceof ResponseHeadError)) throw error;
+      this.#launch.log.error(`${describe(dispatch)}: invalid response from the application: ${error.message}`);
+      dispatch.discard = true;
+      writer.fail(500);
+      return false;
+    }
+  }
+
+  #finish(dispatch: Dispatch): void {
+    clearTimeout(dispatch.timer);
+    this.inFlight.delete(dispatch.id);
+    this.served++;
+    if (dispatch.body.kind === 'file') void dispatch.body.dispose();
+    if (this.state === 'retiring' && this.inFlight.size === 0) this.#socket.end();
+    this.#events.idle(this);
+  }
+
+  #pauseFor(writer: Exchange['writer']): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    this.#socket.pause();
+    void writer.waitForDrain().then(() => this.#resume());
+  }
+
+  #resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#socket.resume();
+  }
+
+  #timedOut(dispatch: Dispatch): void {
+    if (this.inFlight.get(dispatch.id) !== dispatch) return;
+    dispatch.timedOut = true;
+    const seconds = ((performance.now() - dispatch.started) / 1000).toFixed(1);
+    this.#launch.log.critical(`WORKER TIMEOUT (pid:${this.pid}) ${describe(dispatch)} ran for ${seconds}s; killing the worker`);
+    // SIGABRT first: faulthandler writes every thread's stack to the error log. SIGKILL if that is ignored.
+    this.kill('SIGABRT');
+    setTimeout(() => this.kill('SIGKILL'), 2000).unref();
+  }
+
+  #onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.state = 'dead';
+    this.#socket.destroy();
+    if (this.#lineBuffer !== '') this.#forwardOutput('\n');
+    for (const dispatch of this.inFlight.values()) {
+      clearTimeout(dispatch.timer);
+      if (dispatch.body.kind === 'file') void dispatch.body.dispose();
+      if (dispatch.timedOut) dispatch.exchange.writer.fail(504);
+      else {
+        this.#launch.log.error(
+          `Worker (pid:${this.pid}) exited (${signal ?? `code ${code}`}) while serving ${describe(dispatch)}`,
+        );
+        dispatch.exchange.writer.fail(502);
+      }
+    }
+    this.inFlight.clear();
+    this.#events.exit(this, code, signal);
+  }
+
+  /** The app's stdout/stderr (and wsgi.errors) go to the error log, whole lines at a time. */
+  #forwardOutput(text: string): void {
+    const all = this.#lineBuffer + text;
+    const cut = all.lastIndexOf('\n');
+    if (cut === -1) {
+      this.#lineBuffer = all;
+      return;
+    }
+    this.#lineBuffer = all.slice(cut + 1);
+    this.#launch.log.raw(all.slice(0, cut + 1));
+  }
+}
