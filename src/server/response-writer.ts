@@ -22,6 +22,9 @@ export class ResponseHeadError extends Error {
 /** Unread request bodies up to this size are drained to keep the connection; larger ones close it. */
 const DRAIN_LIMIT = 64 * 1024;
 
+/** How long an aborted response may take to flush what it had written before the socket is dropped. */
+const ABORT_FLUSH_MS = 5000;
+
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   408: 'Request Timeout',
@@ -203,7 +206,15 @@ export class ResponseWriter {
   abort(): void {
     if (this.done) return;
     this.done = true;
-    this.#res.destroy();
+    const socket = this.#res.socket;
+    if (socket === null || socket.destroyed) {
+      this.#res.destroy();
+      return;
+    }
+    // What was written still goes out, then the connection closes without the response's end (no final
+    // chunk, or short of Content-Length): the client sees a truncation, never a complete response.
+    socket.destroySoon();
+    setTimeout(() => socket.destroy(), ABORT_FLUSH_MS).unref();
   }
 
   /** Cuts a chunk to what the declared Content-Length still allows; null when nothing is left. */
