@@ -100,9 +100,9 @@ export async function main(
     await backend.close(0);
     return 1;
   }
-  for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
-
-  return await new Promise<number>((resolve) => {
+  // Handlers go in before the ready line: a supervisor may signal as soon as it reads it, and SIGTTIN's
+  // default action would stop the process.
+  const exited = new Promise<number>((resolve) => {
     const unsubscribe: Array<() => void> = [];
     const stop = (graceMs: number, why: string) => {
       log.info(`${why}: shutting down`);
@@ -123,4 +123,6 @@ export async function main(
       unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
     }
   });
+  for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
+  return await exited;
 }
