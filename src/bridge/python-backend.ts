@@ -70,7 +70,7 @@ export class PythonBackend implements Backend {
     const { settings, app, cwd } = this.#options;
     const env = this.#options.env ?? process.env;
     if (settings.preload_app) {
-      throw new AppLoadFailed('--preload is not supported: each worker imports the application itself (see docs/python-apps.md)');
+      throw new AppLoadFailed('--preload is not supported: each worker imports the application itself (forking workers from one imported template is planned)');
     }
     const python = await findPython(settings.python, env);
     this.#log.info(`Using ${python.executable} (Python ${python.version}, from ${python.why})`);

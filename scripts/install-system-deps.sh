@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages nodicorn's tests (and, with `bench`, its benchmarks) use. Idempotent: does
+# nothing when everything is present. Needs root (or sudo).
+#   scripts/install-system-deps.sh test     python3-flask, python3-django (for /usr/bin/python3)
+#   scripts/install-system-deps.sh bench    wrk and the peer servers: gunicorn, uwsgi, waitress
+set -euo pipefail
+
+packages=()
+for group in "${@:-test}"; do
+  case "$group" in
+    test)
+      /usr/bin/python3 -c 'import flask' 2>/dev/null || packages+=(python3-flask)
+      /usr/bin/python3 -c 'import django' 2>/dev/null || packages+=(python3-django)
+      ;;
+    bench)
+      command -v wrk >/dev/null || packages+=(wrk)
+      /usr/bin/python3 -c 'import gunicorn' 2>/dev/null || packages+=(gunicorn)
+      /usr/bin/python3 -c 'import waitress' 2>/dev/null || packages+=(python3-waitress)
+      command -v uwsgi >/dev/null || packages+=(uwsgi uwsgi-plugin-python3)
+      /usr/bin/python3 -c 'import flask' 2>/dev/null || packages+=(python3-flask)
+      /usr/bin/python3 -c 'import django' 2>/dev/null || packages+=(python3-django)
+      ;;
+    *) echo "unknown group: $group (use test or bench)" >&2; exit 2 ;;
+  esac
+done
+
+[ ${#packages[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${packages[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
