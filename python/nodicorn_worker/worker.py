@@ -1,6 +1,7 @@
 """The request loop: frames in, PEP 3333 calls, frames out. One request at a time on the main thread by
 default (Gunicorn's sync model, minus its slow-client weakness: Node does all network I/O); with
 threads > 1 a reader thread feeds a pool of request threads, requests multiplexed by id."""
+import collections
 import io
 import os
 import queue
@@ -47,6 +48,8 @@ class Connection:
         self.buf = bytearray()
         self.lock = threading.Lock()
         self.cancelled = set()
+        # Requests read while another was running (Node may queue a few behind the one running).
+        self.waiting = collections.deque()
 
     def read_frame(self):
         """The next frame as (type, id, payload memoryview), or None at end of stream."""
@@ -74,16 +77,24 @@ class Connection:
             buf += chunk
 
     def poll_cancel(self, rid):
-        """For the single-threaded loop: reads frames waiting on the socket (only CANCELs can be, since Node
-        sends nothing else to a busy one-thread worker) and tells whether `rid` was cancelled."""
+        """For the single-threaded loop, between body chunks: takes in the frames waiting on the socket
+        (CANCELs, and requests queued behind this one) and tells whether `rid` was cancelled."""
         while select.select((self.sock,), (), (), 0)[0]:
             got = self.read_frame()
             if got is None:
                 self.cancelled.add(rid)
                 break
             if got[0] == CANCEL:
-                self.cancelled.add(got[1])
+                self.note_cancel(got[1], rid)
+            else:
+                self.waiting.append(got)
         return rid in self.cancelled
+
+    def note_cancel(self, rid, running):
+        """Remembers a CANCEL for the running request or one still waiting. One for a request that has just
+        finished (it crossed our END on the way) is dropped, so the set cannot grow."""
+        if rid == running or any(w[1] == rid for w in self.waiting):
+            self.cancelled.add(rid)
 
     def send(self, *parts):
         total = sum(len(p) for p in parts)
@@ -257,20 +268,27 @@ class Worker:
         read_frame = conn.read_frame
         handle = self.handle
         poll_cancel = conn.poll_cancel
+        waiting = conn.waiting
+        cancelled = conn.cancelled
         while True:
-            got = read_frame()
+            got = waiting.popleft() if waiting else read_frame()
             if got is None:
                 return
             kind, rid, payload = got
             if kind == REQUEST:
+                if rid in cancelled:  # the client left while this request waited: nothing to run
+                    cancelled.discard(rid)
+                    conn.send_frame(END, rid)
+                    continue
                 handle(rid, payload, poll_cancel)
             elif kind == CANCEL:
-                pass  # the request already finished
+                conn.note_cancel(rid, None)
 
     def serve_threaded(self):
         conn = self.conn
         work = queue.SimpleQueue()
         cancelled = conn.cancelled
+        active = set()  # ids queued or running, so a late CANCEL for a finished one is not kept
 
         def is_cancelled(rid):
             return rid in cancelled
@@ -280,7 +298,15 @@ class Worker:
                 item = work.get()
                 if item is None:
                     return
-                self.handle(item[0], item[1], is_cancelled)
+                rid = item[0]
+                try:
+                    if rid in cancelled:  # the client left while it was queued
+                        cancelled.discard(rid)
+                        conn.send_frame(END, rid)
+                    else:
+                        self.handle(rid, item[1], is_cancelled)
+                finally:
+                    active.discard(rid)
 
         pool = [threading.Thread(target=run, daemon=True) for _ in range(self.threads)]
         for t in pool:
@@ -291,8 +317,9 @@ class Worker:
                 break
             kind, rid, payload = got
             if kind == REQUEST:
+                active.add(rid)
                 work.put((rid, payload))
-            elif kind == CANCEL:
+            elif kind == CANCEL and rid in active:
                 cancelled.add(rid)
         for _ in pool:
             work.put(None)

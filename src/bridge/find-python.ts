@@ -25,24 +25,34 @@ function probe(executable: string): Promise<{ version: string } | { problem: str
       (error, stdout, stderr) => {
         if (error !== null) {
           const code = (error as NodeJS.ErrnoException).code;
-          resolve({ problem: code === 'ENOENT' ? 'not found' : `does not run (${(stderr || error.message).trim().split('\n').pop()})` });
+          resolve({
+            problem:
+              code === 'ENOENT'
+                ? 'not found'
+                : `does not run (${(stderr || error.message).trim().split('\n').pop()})`,
+          });
           return;
         }
         const version = stdout.trim();
         const [major, minor] = version.split('.').map(Number);
-        if (major !== 3 || (minor ?? 0) < 8) resolve({ problem: `is Python ${version}; nodicorn needs 3.8 or newer` });
+        if (major !== 3 || (minor ?? 0) < 8)
+          resolve({ problem: `is Python ${version}; nodicorn needs 3.8 or newer` });
         else resolve({ version });
       },
     );
   });
 }
 
-export async function findPython(explicit: string, env: Readonly<Record<string, string | undefined>>): Promise<PythonChoice> {
+export async function findPython(
+  explicit: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<PythonChoice> {
   const candidates: Array<{ executable: string; why: string }> = [];
   if (explicit !== '') candidates.push({ executable: explicit, why: '--python / NODICORN_PYTHON' });
   else {
     const venv = env.VIRTUAL_ENV;
-    if (venv !== undefined && venv !== '') candidates.push({ executable: join(venv, 'bin', 'python'), why: 'VIRTUAL_ENV' });
+    if (venv !== undefined && venv !== '')
+      candidates.push({ executable: join(venv, 'bin', 'python'), why: 'VIRTUAL_ENV' });
     candidates.push({ executable: 'python3', why: 'python3 on PATH' });
   }
   const rejected: string[] = [];

@@ -53,7 +53,11 @@ export interface Frame {
 }
 
 /** Encodes a REQUEST frame in one allocation: header, environ and body. */
-export function encodeRequest(id: number, environ: Record<string, string>, body: Buffer | string | null): Buffer {
+export function encodeRequest(
+  id: number,
+  environ: Record<string, string>,
+  body: Buffer | string | null,
+): Buffer {
   let text = '';
   let binary: Buffer[] | null = null;
   let first = true;
@@ -144,7 +148,11 @@ export class FrameDecoder {
           this.#need = total;
           break;
         }
-        onFrame({ type: data[offset + 4]!, id: data.readUInt32BE(offset + 5), payload: data.subarray(offset + 9, offset + total) });
+        onFrame({
+          type: data[offset + 4]!,
+          id: data.readUInt32BE(offset + 5),
+          payload: data.subarray(offset + 9, offset + total),
+        });
         offset += total;
         this.#need = FRAME_HEADER_SIZE;
       }

@@ -33,7 +33,7 @@ export interface Dispatch {
   readonly id: number;
   readonly exchange: Exchange;
   readonly body: ReceivedBody;
-  /** When it was handed to the worker (ms, monotonic). */
+  /** When the worker started it (ms, monotonic); 0 while it waits behind another request. */
   started: number;
   timer: NodeJS.Timeout | undefined;
   timedOut: boolean;
@@ -42,6 +42,8 @@ export interface Dispatch {
 }
 
 export interface WorkerLaunch {
+  /** Requests the worker runs at once (--threads); more may wait in its socket (see the pool). */
+  readonly threads: number;
   readonly python: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string | undefined>>;
@@ -58,7 +60,13 @@ export interface WorkerEvents {
   loadFailed(worker: WorkerProcess, traceback: string): void;
   /** A request finished (any outcome): the worker may take another. */
   idle(worker: WorkerProcess): void;
-  exit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void;
+  /** `unstarted` are requests that were waiting in the worker and never ran: they can go elsewhere. */
+  exit(
+    worker: WorkerProcess,
+    code: number | null,
+    signal: NodeJS.Signals | null,
+    unstarted: Dispatch[],
+  ): void;
 }
 
 function describe(dispatch: Dispatch): string {
@@ -104,14 +112,17 @@ export class WorkerProcess {
     return this.child.pid ?? 0;
   }
 
-  /** Hands a request over. The body frame is written in one go: bodies were fully received already. */
+  /**
+   * Hands a request over. The body frame is written in one go: bodies were fully received already. The
+   * worker runs requests in the order they were handed over, `threads` at a time.
+   */
   dispatch(dispatch: Dispatch): void {
     this.inFlight.set(dispatch.id, dispatch);
-    dispatch.started = performance.now();
-    const timeout = this.#launch.timeout;
-    if (timeout > 0) dispatch.timer = setTimeout(() => this.#timedOut(dispatch), timeout * 1000);
+    if (this.#running < this.#launch.threads) this.#start(dispatch);
     const body = dispatch.body;
-    this.#socket.write(encodeRequest(dispatch.id, dispatch.exchange.environ, body.kind === 'memory' ? body.data : body.path));
+    this.#socket.write(
+      encodeRequest(dispatch.id, dispatch.exchange.environ, body.kind === 'memory' ? body.data : body.path),
+    );
     const res = dispatch.exchange.writer.response;
     res.once('close', () => {
       if (!res.writableFinished && this.inFlight.get(dispatch.id) === dispatch && !dispatch.discard) {
@@ -121,6 +132,37 @@ export class WorkerProcess {
         if (this.state !== 'dead') this.#socket.write(encodeFrame(CANCEL, dispatch.id));
       }
     });
+  }
+
+  /** Requests running now (the rest of inFlight waits behind them, in order). */
+  #running = 0;
+
+  #start(dispatch: Dispatch): void {
+    this.#running++;
+    dispatch.started = performance.now();
+    const timeout = this.#launch.timeout;
+    if (timeout > 0) dispatch.timer = setTimeout(() => this.#timedOut(dispatch), timeout * 1000);
+  }
+
+  /**
+   * Whether every request running here started less than `ms` ago: only then may more wait behind them.
+   * A request that runs long keeps others off this worker.
+   */
+  flowing(now: number, ms: number): boolean {
+    for (const dispatch of this.inFlight.values()) {
+      if (dispatch.started === 0) break;
+      if (now - dispatch.started >= ms) return false;
+    }
+    return true;
+  }
+
+  /** Batches the writes of several dispatches into one system call. */
+  cork(): void {
+    this.#socket.cork();
+  }
+
+  uncork(): void {
+    this.#socket.uncork();
   }
 
   /** Stops taking requests; the worker exits once what it holds is done (it reads end-of-stream). */
@@ -148,7 +190,8 @@ export class WorkerProcess {
     const writer = dispatch.exchange.writer;
     switch (type) {
       case BODY:
-        if (!dispatch.discard && !writer.write(payload) && writer.response.writableLength >= HIGH_WATER_MARK) this.#pauseFor(writer);
+        if (!dispatch.discard && !writer.write(payload) && writer.response.writableLength >= HIGH_WATER_MARK)
+          this.#pauseFor(writer);
         return;
       case HEAD: {
         if (!dispatch.discard) this.#sendHead(dispatch, payload, -1);
@@ -157,7 +200,8 @@ export class WorkerProcess {
       case WHOLE: {
         const headLength = payload.readUInt32BE(0);
         const body = payload.subarray(4 + headLength);
-        if (!dispatch.discard && this.#sendHead(dispatch, payload.subarray(4, 4 + headLength), body.length)) writer.end(body);
+        if (!dispatch.discard && this.#sendHead(dispatch, payload.subarray(4, 4 + headLength), body.length))
+          writer.end(body);
         this.#finish(dispatch);
         return;
       }
@@ -166,7 +210,9 @@ export class WorkerProcess {
         this.#finish(dispatch);
         return;
       case FAIL:
-        this.#launch.log.error(`Error handling request ${describe(dispatch)}\n${payload.toString('utf8').trimEnd()}`);
+        this.#launch.log.error(
+          `Error handling request ${describe(dispatch)}\n${payload.toString('utf8').trimEnd()}`,
+        );
         writer.fail(500);
         this.#finish(dispatch);
         return;
@@ -183,7 +229,9 @@ export class WorkerProcess {
       return true;
     } catch (error) {
       if (!(error instanceof ResponseHeadError)) throw error;
-      this.#launch.log.error(`${describe(dispatch)}: invalid response from the application: ${error.message}`);
+      this.#launch.log.error(
+        `${describe(dispatch)}: invalid response from the application: ${error.message}`,
+      );
       dispatch.discard = true;
       writer.fail(500);
       return false;
@@ -193,6 +241,12 @@ export class WorkerProcess {
   #finish(dispatch: Dispatch): void {
     clearTimeout(dispatch.timer);
     this.inFlight.delete(dispatch.id);
+    if (dispatch.started !== 0) this.#running--;
+    // The worker takes the next waiting request as soon as it is done with this one.
+    for (const next of this.inFlight.values()) {
+      if (this.#running >= this.#launch.threads) break;
+      if (next.started === 0) this.#start(next);
+    }
     this.served++;
     if (dispatch.body.kind === 'file') void dispatch.body.dispose();
     if (this.state === 'retiring' && this.inFlight.size === 0) this.#socket.end();
@@ -216,7 +270,9 @@ export class WorkerProcess {
     if (this.inFlight.get(dispatch.id) !== dispatch) return;
     dispatch.timedOut = true;
     const seconds = ((performance.now() - dispatch.started) / 1000).toFixed(1);
-    this.#launch.log.critical(`WORKER TIMEOUT (pid:${this.pid}) ${describe(dispatch)} ran for ${seconds}s; killing the worker`);
+    this.#launch.log.critical(
+      `WORKER TIMEOUT (pid:${this.pid}) ${describe(dispatch)} ran for ${seconds}s; killing the worker`,
+    );
     // SIGABRT first: faulthandler writes every thread's stack to the error log. SIGKILL if that is ignored.
     this.kill('SIGABRT');
     setTimeout(() => this.kill('SIGKILL'), 2000).unref();
@@ -226,8 +282,13 @@ export class WorkerProcess {
     this.state = 'dead';
     this.#socket.destroy();
     if (this.#lineBuffer !== '') this.#forwardOutput('\n');
+    const unstarted: Dispatch[] = [];
     for (const dispatch of this.inFlight.values()) {
       clearTimeout(dispatch.timer);
+      if (dispatch.started === 0) {
+        unstarted.push(dispatch);
+        continue;
+      }
       if (dispatch.body.kind === 'file') void dispatch.body.dispose();
       if (dispatch.timedOut) dispatch.exchange.writer.fail(504);
       else {
@@ -238,7 +299,8 @@ export class WorkerProcess {
       }
     }
     this.inFlight.clear();
-    this.#events.exit(this, code, signal);
+    this.#running = 0;
+    this.#events.exit(this, code, signal, unstarted);
   }
 
   /** The app's stdout/stderr (and wsgi.errors) go to the error log, whole lines at a time. */

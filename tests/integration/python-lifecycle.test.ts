@@ -46,7 +46,15 @@ describe('signals', () => {
   });
 
   test('SIGTERM under load: requests in flight finish with 200, new ones are refused, exit 0', async () => {
-    const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '2', '--graceful-timeout', '10']);
+    const server = await startNodicorn([
+      '--chdir',
+      PY,
+      'faults:application',
+      '-w',
+      '2',
+      '--graceful-timeout',
+      '10',
+    ]);
     const load = runLoad(server.port, '/sleep/0.01', { connections: 4, durationMs: 2500 });
     const slow = get(server.port, '/sleep/1.5');
     await sleep(500);
@@ -55,7 +63,10 @@ describe('signals', () => {
     assert.equal(await code, 0);
     const result = await load;
     // Once the server has stopped, clients can only fail to connect; no request got an error status.
-    assert.ok(result.failures.every((f) => !f.startsWith('status')), result.failures.slice(0, 5).join(', '));
+    assert.ok(
+      result.failures.every((f) => !f.startsWith('status')),
+      result.failures.slice(0, 5).join(', '),
+    );
     assert.match(server.log(), /Handling signal: term[^]*Shutdown complete/);
   });
 
@@ -76,7 +87,17 @@ describe('signals', () => {
 
 describe('worker recycling and concurrency', () => {
   test('--max-requests replaces a worker after that many requests', async () => {
-    const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '1', '--max-requests', '4', '--max-requests-jitter', '2']);
+    const server = await startNodicorn([
+      '--chdir',
+      PY,
+      'faults:application',
+      '-w',
+      '1',
+      '--max-requests',
+      '4',
+      '--max-requests-jitter',
+      '2',
+    ]);
     try {
       const seen = await pids(server.port, 20);
       assert.ok(seen.size >= 3, `pids seen: ${[...seen].join(', ')}`);
@@ -120,6 +141,47 @@ describe('worker recycling and concurrency', () => {
   });
 });
 
+describe('dispatch', () => {
+  test('a slow request does not hold up the requests behind it while another worker is free', async () => {
+    const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '2']);
+    try {
+      let slowDone = false;
+      const slow = get(server.port, '/sleep/3').then((r) => {
+        slowDone = true;
+        return r;
+      });
+      await sleep(300); // the slow request is running on one worker
+      const fast = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          get(server.port, '/sleep/0').then((r) => ({ status: r.status, beforeSlow: !slowDone })),
+        ),
+      );
+      assert.deepEqual(
+        fast.filter((f) => f.status !== 200 || !f.beforeSlow),
+        [],
+      );
+      assert.equal((await slow).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('requests waiting behind one whose worker dies are served by another worker, not failed', async () => {
+    const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '1']);
+    try {
+      const crash = get(server.port, '/crash-soon');
+      const others = await Promise.all(Array.from({ length: 4 }, () => get(server.port, '/sleep/0')));
+      assert.equal((await crash).status, 502);
+      assert.deepEqual(
+        others.map((r) => r.status),
+        [200, 200, 200, 200],
+      );
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('memory stays bounded', () => {
   test('a 1 GiB streamed response to a slow client: Node holds a bounded amount, backpressure reaches the worker', async (t) => {
     const server = await startNodicorn(['--chdir', PY, 'faults:application']);
@@ -127,16 +189,19 @@ describe('memory stays bounded', () => {
       const size = 1024 ** 3;
       let received = 0;
       const done = new Promise<void>((resolve, reject) => {
-        const req = http.get({ host: '127.0.0.1', port: server.port, path: `/big?${size}`, agent: false }, (res) => {
-          res.pause(); // a client that reads nothing for a while
-          setTimeout(() => {
-            res.on('data', (chunk: Buffer) => {
-              received += chunk.length;
-            });
-            res.on('end', resolve);
-            res.resume();
-          }, 2500);
-        });
+        const req = http.get(
+          { host: '127.0.0.1', port: server.port, path: `/big?${size}`, agent: false },
+          (res) => {
+            res.pause(); // a client that reads nothing for a while
+            setTimeout(() => {
+              res.on('data', (chunk: Buffer) => {
+                received += chunk.length;
+              });
+              res.on('end', resolve);
+              res.resume();
+            }, 2500);
+          },
+        );
         req.on('error', reject);
       });
       await sleep(2000);
@@ -160,7 +225,11 @@ describe('memory stays bounded', () => {
       const body = (async function* () {
         for (let sent = 0; sent < size; sent += block.length) yield block;
       })();
-      const response = await fetch(`${server.url}/upload`, { method: 'POST', body, duplex: 'half' } as RequestInit);
+      const response = await fetch(`${server.url}/upload`, {
+        method: 'POST',
+        body,
+        duplex: 'half',
+      } as RequestInit);
       assert.equal(await response.text(), String(size));
       const peak = rssKiB(server.process.pid!, 'VmHWM');
       t.diagnostic(`nodicorn peak RSS during a 100 MiB upload: ${peak} KiB`);
@@ -170,4 +239,3 @@ describe('memory stays bounded', () => {
     }
   });
 });
-
