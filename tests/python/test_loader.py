@@ -1,0 +1,65 @@
+"""Loading apps like Gunicorn: MODULE:ATTR, factories with literal arguments, clear errors."""
+import os
+import sys
+import tempfile
+import unittest
+
+from nodicorn_worker.loader import AppImportError, load_app
+
+APP = '''
+def application(environ, start_response):
+    return []
+
+def create_app(name="default", debug=False):
+    def app(environ, start_response):
+        return [name.encode()]
+    app.debug = debug
+    return app
+
+def none_factory():
+    return None
+
+not_callable = 42
+'''
+
+
+class Loader(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        with open(os.path.join(self.dir, "loadme.py"), "w") as f:
+            f.write(APP)
+        self.cwd = os.getcwd()
+        sys.modules.pop("loadme", None)
+
+    def tearDown(self):
+        os.chdir(self.cwd)
+        sys.modules.pop("loadme", None)
+
+    def load(self, attr):
+        return load_app("loadme", attr, chdir=self.dir)
+
+    def test_attribute(self):
+        self.assertEqual(self.load("application").__name__, "application")
+
+    def test_factory_call_with_literal_arguments(self):
+        app = self.load("create_app('prod', debug=True)")
+        self.assertEqual(app({}, None), [b"prod"])
+        self.assertTrue(app.debug)
+
+    def test_errors_are_clear(self):
+        with self.assertRaisesRegex(AppImportError, "failed to find attribute 'missing'"):
+            self.load("missing")
+        with self.assertRaisesRegex(AppImportError, "only literal arguments"):
+            self.load("create_app(os.getcwd())")
+        with self.assertRaisesRegex(AppImportError, "returned None"):
+            self.load("none_factory()")
+        with self.assertRaisesRegex(AppImportError, "is not callable"):
+            self.load("not_callable")
+
+    def test_the_app_directory_is_on_sys_path(self):
+        self.load("application")
+        self.assertIn(self.dir, sys.path)
+
+
+if __name__ == "__main__":
+    unittest.main()
