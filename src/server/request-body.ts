@@ -18,7 +18,10 @@ const NO_BODY: ReceivedBody = { kind: 'memory', data: null };
 
 export function hasBody(req: IncomingMessage): boolean {
   const headers = req.headers;
-  return headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  return (
+    headers['transfer-encoding'] !== undefined ||
+    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
+  );
 }
 
 export function receiveBody(req: IncomingMessage, limit: number, memoryLimit: number): Promise<ReceivedBody> {
@@ -82,7 +85,12 @@ export function receiveBody(req: IncomingMessage, limit: number, memoryLimit: nu
         settled = true;
         const path = join(dir, 'body');
         const spoolDir = dir;
-        resolve({ kind: 'file', path, length, dispose: () => rm(spoolDir, { recursive: true, force: true }) });
+        resolve({
+          kind: 'file',
+          path,
+          length,
+          dispose: () => rm(spoolDir, { recursive: true, force: true }),
+        });
       });
     });
   });

@@ -8,7 +8,15 @@ import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 let server: RunningNodicorn;
 before(async () => {
   requirePythonModules('django');
-  server = await startNodicorn(['--python', DEBIAN_PYTHON, '--chdir', `${fixtures}python`, 'django_app:application', '-w', '2']);
+  server = await startNodicorn([
+    '--python',
+    DEBIAN_PYTHON,
+    '--chdir',
+    `${fixtures}python`,
+    'django_app:application',
+    '-w',
+    '2',
+  ]);
 });
 after(() => server?.stop());
 
@@ -32,7 +40,10 @@ test('the request as Django sees it', async () => {
 
 test('a form POST with its CSRF token is accepted; without it, refused with 403', async () => {
   const page = await fetch(`${server.url}/form/`);
-  const cookie = page.headers.getSetCookie().find((c) => c.startsWith('csrftoken='))!.split(';')[0]!;
+  const cookie = page.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('csrftoken='))!
+    .split(';')[0]!;
   const token = /name="csrfmiddlewaretoken" value="([^"]+)"/.exec(await page.text())![1]!;
   const accepted = await fetch(`${server.url}/form/`, {
     method: 'POST',

@@ -9,7 +9,15 @@ import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 let server: RunningNodicorn;
 before(async () => {
   requirePythonModules('flask');
-  server = await startNodicorn(['--python', DEBIAN_PYTHON, '--chdir', `${fixtures}python`, 'flask_app:app', '-w', '2']);
+  server = await startNodicorn([
+    '--python',
+    DEBIAN_PYTHON,
+    '--chdir',
+    `${fixtures}python`,
+    'flask_app:app',
+    '-w',
+    '2',
+  ]);
 });
 after(() => server?.stop());
 
@@ -40,7 +48,12 @@ test('a multipart form with a file upload', async () => {
   const content = `0123456789${'z'.repeat(200_000)}`;
   form.set('document', new Blob([content], { type: 'text/plain' }), 'report.txt');
   const response = await fetch(`${server.url}/upload`, { method: 'POST', body: form });
-  assert.deepEqual(await response.json(), { title: 'report', filename: 'report.txt', size: content.length, head: '0123456789' });
+  assert.deepEqual(await response.json(), {
+    title: 'report',
+    filename: 'report.txt',
+    size: content.length,
+    head: '0123456789',
+  });
 });
 
 test('a streamed response goes out chunked', async () => {

@@ -67,7 +67,7 @@ describe('signals', () => {
       result.failures.every((f) => !f.startsWith('status')),
       result.failures.slice(0, 5).join(', '),
     );
-    assert.match(server.log(), /Handling signal: term[^]*Shutdown complete/);
+    assert.match(server.log(), /Handling signal: term[\s\S]*Shutdown complete/);
   });
 
   test('SIGTTIN adds a worker and SIGTTOU removes one', async () => {
