@@ -145,7 +145,7 @@ describe('faults stay local', () => {
     for (const path of ['/crash', '/kill']) {
       const before = server.log().match(/Booting worker with pid/g)?.length ?? 0;
       assert.equal((await get(server.port, path)).status, 502);
-      await server.waitForLog(new RegExp(`(?:Booting worker with pid[sS]*){${before + 1}}`));
+      await server.waitForLog(new RegExp(`(?:Booting worker with pid[\\s\\S]*){${before + 1}}`));
       assert.equal((await get(server.port, '/closed')).status, 200);
     }
     assert.match(server.log(), /Worker \(pid:\d+\) exited \(code 1\) while serving GET \/crash/);
