@@ -27,8 +27,10 @@ def main():
         sys.exit(3)
     ready = {"pid": os.getpid(), "python": sys.version.split()[0]}
     conn.send_frame(READY, 0, json.dumps(ready).encode())
+    worker = Worker(app, conn, int(config.get("threads", 1)), bool(config.get("multiprocess", False)))
+    signal.signal(signal.SIGTERM, worker.on_sigterm)
     try:
-        Worker(app, conn, int(config.get("threads", 1)), bool(config.get("multiprocess", False))).serve()
+        worker.serve()
     finally:
         conn.sock.close()
 

@@ -216,8 +216,16 @@ class Call:
         return True
 
 
+class Stop(Exception):
+    """Raised by the SIGTERM handler while the worker waits for work: leave the read loop."""
+
+
 class Worker:
     def __init__(self, app, conn, threads, multiprocess):
+        # SIGTERM (systemd signals the whole control group): finish the request running, then exit.
+        # Requests still waiting behind it were never started; Node gives them to another worker.
+        self.waiting_for_work = False
+        self.stopping = False
         self.app = app
         self.conn = conn
         self.threads = threads
@@ -257,6 +265,21 @@ class Worker:
         finally:
             conn.cancelled.discard(rid)
 
+    def on_sigterm(self, signum, frame):
+        self.stopping = True
+        if self.waiting_for_work:
+            raise Stop()
+
+    def next_frame(self):
+        """The next frame from Node, or Stop when SIGTERM came while waiting for it."""
+        self.waiting_for_work = True
+        try:
+            return self.conn.read_frame()
+        except Stop:
+            return Stop
+        finally:
+            self.waiting_for_work = False
+
     def serve(self):
         if self.threads == 1:
             self.serve_single()
@@ -270,8 +293,10 @@ class Worker:
         poll_cancel = conn.poll_cancel
         waiting = conn.waiting
         cancelled = conn.cancelled
-        while True:
-            got = waiting.popleft() if waiting else read_frame()
+        while not self.stopping:
+            got = waiting.popleft() if waiting else self.next_frame()
+            if got is Stop:
+                return
             if got is None:
                 return
             kind, rid, payload = got
@@ -311,8 +336,10 @@ class Worker:
         pool = [threading.Thread(target=run, daemon=True) for _ in range(self.threads)]
         for t in pool:
             t.start()
-        while True:
-            got = conn.read_frame()
+        while not self.stopping:
+            got = self.next_frame()
+            if got is Stop:
+                break
             if got is None:
                 break
             kind, rid, payload = got
