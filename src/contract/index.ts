@@ -1,2 +1,3 @@
 export * from './rules.js';
 export type * from './types.js';
+export * from './validator.js';
