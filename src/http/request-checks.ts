@@ -16,7 +16,7 @@ export interface RequestLimits {
 }
 
 export interface Rejection {
-  readonly status: 400 | 413 | 414 | 431;
+  readonly status: 400 | 413 | 414 | 431 | 501 | 505;
   readonly reason: string;
 }
 
@@ -36,6 +36,8 @@ export function checkRequestHead(
   rawHeaders: readonly string[],
   limits: RequestLimits,
 ): CheckedHead {
+  // Gunicorn 22+ and RFC 9112 §2.3: only HTTP/1.0 and HTTP/1.1 are spoken here.
+  if (version !== '1.1' && version !== '1.0') return reject(505, `HTTP/${version} is not supported`);
   // "GET " + target + " HTTP/1.1"
   if (limits.requestLine > 0 && method.length + url.length + 10 > limits.requestLine) {
     return reject(414, `request line longer than ${limits.requestLine} bytes`);
@@ -44,6 +46,7 @@ export function checkRequestHead(
   let hosts = 0;
   let contentTypes = 0;
   let contentLength: string | undefined;
+  let transferEncoding: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
@@ -54,11 +57,20 @@ export function checkRequestHead(
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
     else if (name.length === 12 && name.toLowerCase() === 'content-type') contentTypes++;
     else if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = value;
+    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') transferEncoding = value;
   }
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1; never two in any version.
   if (hosts > 1) return reject(400, 'more than one Host header');
   if (hosts === 0 && version === '1.1') return reject(400, 'HTTP/1.1 request without a Host header');
   if (contentTypes > 1) return reject(400, 'more than one Content-Type header');
+  if (transferEncoding !== undefined) {
+    // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing (CVE-2024-1135 in Gunicorn).
+    if (version === '1.0') return reject(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    // Only chunked is decoded; a body in another transfer coding would reach the app still encoded.
+    if (transferEncoding.trim().toLowerCase() !== 'chunked') {
+      return reject(501, `transfer coding ${JSON.stringify(transferEncoding.slice(0, 50))} is not supported`);
+    }
+  }
   if (limits.body > 0 && contentLength !== undefined && Number(contentLength) > limits.body) {
     return reject(413, `request body larger than ${limits.body} bytes`);
   }

@@ -99,10 +99,24 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
   server.on('request', (req, res) => serve(req, res, false));
   // node:http emits this only for HTTP/1.1 with `Expect: 100-continue` (HTTP/1.0 ignores it, as it must).
   server.on('checkContinue', (req, res) => serve(req, res, true));
+  // CONNECT: this server is not a proxy.
+  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+    log.debug(`refused CONNECT ${req.url?.slice(0, 200)}`);
+    socket.end(
+      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+    );
+    socket.destroySoon();
+  });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const status = clientErrorStatus(err.code);
-    const inResponse = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
-    if (err.code !== 'ECONNRESET' && socket.writable && (inResponse === undefined || inResponse === null)) {
+    // A parse error in a body (a bad chunk size) comes after the request was handed on; while no response
+    // has gone out yet the client still gets its 400, as node:http's own handler does.
+    const inResponse = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (
+      err.code !== 'ECONNRESET' &&
+      socket.writable &&
+      (inResponse == null || inResponse.headersSent !== true)
+    ) {
       if (status !== 408)
         log.debug(`malformed request from ${socket.remoteAddress}: ${err.code} ${err.message}`);
       const body = `${reasonPhrase(status)}\n`;
