@@ -59,6 +59,8 @@ export class ResponseWriter {
   readonly #log: Logger;
   #declared = -1;
   #bodyless: boolean;
+  /** The connection must close after this response (the app sent more than its Content-Length). */
+  #mustClose = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, log: Logger) {
     this.#req = req;
@@ -159,18 +161,20 @@ export class ResponseWriter {
       chunk = limited ?? undefined;
       if (chunk !== undefined) this.bytesSent += chunk.byteLength;
     }
-    this.done = true;
     if (!this.#bodyless && this.#declared >= 0 && this.bytesSent < this.#declared) {
       this.#log.error(
         `${this.#req.method} ${this.#req.url}: the application sent ${this.bytesSent} of the ` +
           `${this.#declared} bytes its Content-Length declared; closing the connection`,
       );
       if (chunk !== undefined) this.#res.write(chunk);
-      this.#res.destroy();
+      this.abort();
       return;
     }
+    this.done = true;
     if (chunk === undefined || this.#bodyless) this.#res.end();
     else this.#res.end(chunk);
+    // The Connection header went out with the head, before the excess was seen: close explicitly.
+    if (this.#mustClose) this.#res.socket?.destroySoon();
   }
 
   /** Sends a whole response at once: the fast path for bodies that are complete when the head is known. */
@@ -225,12 +229,12 @@ export class ResponseWriter {
     const declared = this.#declared;
     if (declared < 0 || this.bytesSent + chunk.byteLength <= declared) return chunk;
     const room = declared - this.bytesSent;
-    if (this.#res.shouldKeepAlive) {
+    if (!this.#mustClose) {
       this.#log.error(
         `${this.#req.method} ${this.#req.url}: the application sent more than its Content-Length of ` +
           `${declared} bytes; the excess was dropped and the connection will close`,
       );
-      this.#res.shouldKeepAlive = false;
+      this.#mustClose = true;
     }
     return room > 0 ? chunk.subarray(0, room) : null;
   }
