@@ -108,6 +108,12 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     socket.destroySoon();
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Bytes after a request that ends the connection (HTTP/1.0, `Connection: close`) are not a request:
+    // the response in flight still goes out, then the connection closes as announced.
+    if (err.code === 'HPE_CLOSED_CONNECTION') {
+      if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) socket.destroySoon();
+      return;
+    }
     const status = clientErrorStatus(err.code);
     // A parse error in a body (a bad chunk size) comes after the request was handed on; while no response
     // has gone out yet the client still gets its 400, as node:http's own handler does.

@@ -18,9 +18,13 @@ export function rawRequest(
   payload: string | Buffer,
   idleMs = 500,
   host = '127.0.0.1',
+  /** Send FIN after the payload, as a client with nothing more to say (the server sees end-of-stream). */
+  halfClose = false,
+  /** Stop reading as soon as this holds for what arrived (e.g. every expected response is in). */
+  done?: (text: string) => boolean,
 ): Promise<RawResult> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = connect({ port, host });
+    const socket: Socket = connect({ port, host, allowHalfOpen: true });
     const chunks: Buffer[] = [];
     let closedByServer = false;
     let timer: NodeJS.Timeout | undefined;
@@ -30,15 +34,19 @@ export function rawRequest(
     };
     const hardStop = setTimeout(() => socket.destroy(), 15_000);
     socket.on('connect', () => {
-      socket.write(typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload);
+      const bytes = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
+      if (halfClose) socket.end(bytes);
+      else socket.write(bytes);
       arm();
     });
     socket.on('data', (chunk) => {
       chunks.push(chunk);
       arm();
+      if (done?.(Buffer.concat(chunks).toString('latin1'))) socket.destroy();
     });
     socket.on('end', () => {
       closedByServer = true;
+      socket.destroy();
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ECONNRESET') closedByServer = true;
