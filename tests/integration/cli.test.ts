@@ -1,0 +1,51 @@
+/** The command line: --help, --version, errors, and a TypeScript app loaded from a .ts file. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { get } from '../helpers/load.js';
+import { cliPath, repoRoot } from '../helpers/paths.js';
+import { startNodicorn } from '../helpers/server.js';
+
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
+
+test('--help lists every setting, generated from the registry', () => {
+  const { stdout, status } = run('--help');
+  assert.equal(status, 0);
+  for (const flag of [
+    '--bind',
+    '--workers',
+    '--threads',
+    '--timeout',
+    '--graceful-timeout',
+    '--max-requests',
+    '--python',
+    '--limit-request-line',
+    '--header-timeout',
+  ]) {
+    assert.match(stdout, new RegExp(`${flag}\\b`));
+  }
+  assert.match(stdout, /env NODICORN_WORKERS/);
+});
+
+test('--version prints the package version', () => {
+  const { version } = JSON.parse(readFileSync(`${repoRoot}package.json`, 'utf8')) as { version: string };
+  assert.equal(run('--version').stdout, `nodicorn ${version}\n`);
+});
+
+test('usage errors exit 2 with a suggestion', () => {
+  const r = run('--wokers', '2', 'app:application');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown option --wokers; did you mean --workers\?/);
+  assert.equal(run().status, 2);
+});
+
+test('a .ts app is loaded through tsx and served in-process', async () => {
+  const server = await startNodicorn(['examples/hello.ts:app']);
+  try {
+    assert.equal((await get(server.port, '/')).body, 'Hello, WSGI World!');
+  } finally {
+    await server.stop();
+  }
+});

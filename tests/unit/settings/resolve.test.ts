@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SETTINGS } from '../../../src/settings/definitions.js';
+import type { SettingError } from '../../../src/settings/registry.js';
+import { resolveSettings } from '../../../src/settings/resolve.js';
+
+test('defaults, then the environment, then the command line', () => {
+  const defaults = resolveSettings([], {});
+  assert.equal(defaults.settings.workers, 1);
+  assert.deepEqual(defaults.settings.bind, ['127.0.0.1:8000']);
+  const env = resolveSettings([], { NODICORN_WORKERS: '3', NODICORN_BIND: '0.0.0.0:9000,unix:/tmp/s' });
+  assert.equal(env.settings.workers, 3);
+  assert.equal(env.sources.workers, 'environment');
+  assert.deepEqual(env.settings.bind, ['0.0.0.0:9000', 'unix:/tmp/s']);
+  const cli = resolveSettings(['-w', '5', '--bind=127.0.0.1:1', '-b', 'unix:/x', 'app:application'], {
+    NODICORN_WORKERS: '3',
+  });
+  assert.equal(cli.settings.workers, 5);
+  assert.equal(cli.sources.workers, 'command line');
+  assert.deepEqual(cli.settings.bind, ['127.0.0.1:1', 'unix:/x']);
+  assert.deepEqual(cli.positionals, ['app:application']);
+  assert.ok(Object.isFrozen(cli.settings));
+});
+
+test('short flags with attached values, on/off flags, Gunicorn spellings', () => {
+  const r = resolveSettings(
+    ['-w4', '--reload', '--limit-request-field_size', '100', '--keep-alive', '5'],
+    {},
+  );
+  assert.equal(r.settings.workers, 4);
+  assert.equal(r.settings.reload, true);
+  assert.equal(r.settings.limit_request_field_size, 100);
+  assert.equal(r.settings.keepalive, 5);
+});
+
+test('a misspelt flag and a misspelt NODICORN_ variable fail with the closest known name', () => {
+  assert.throws(
+    () => resolveSettings(['--worker', '2'], {}),
+    (e: SettingError) => /unknown option --worker; did you mean --workers\?/.test(e.message),
+  );
+  assert.throws(
+    () => resolveSettings([], { NODICORN_WROKERS: '2' }),
+    (e: SettingError) => /did you mean NODICORN_WORKERS\?/.test(e.message),
+  );
+  assert.throws(
+    () => resolveSettings(['--timeout', 'soon'], {}),
+    (e: SettingError) => /--timeout: expected seconds/.test(e.message),
+  );
+  assert.throws(
+    () => resolveSettings(['-w', '0'], {}),
+    (e: SettingError) => /expected a number from 1/.test(e.message),
+  );
+  assert.throws(
+    () => resolveSettings(['--workers'], {}),
+    (e: SettingError) => /needs a value/.test(e.message),
+  );
+});
+
+test('every setting has a flag, an environment variable and a doc line', () => {
+  for (const [name, s] of Object.entries(SETTINGS)) {
+    assert.match(s.flag, /^--[a-z][a-z_-]+$/, name);
+    assert.equal(s.env, `NODICORN_${s.key.toUpperCase()}`);
+    assert.ok(s.doc.length > 10, name);
+  }
+});
