@@ -16,9 +16,15 @@ export function environSnapshot(environ: Environ): Record<string, unknown> {
 
 export const app: WsgiApp = async (environ, startResponse) => {
   const body = await environ['wsgi.input'].read();
-  const json = JSON.stringify({ environ: environSnapshot(environ), body: Buffer.from(body).toString('latin1') });
+  const json = JSON.stringify({
+    environ: environSnapshot(environ),
+    body: Buffer.from(body).toString('latin1'),
+  });
   // ASCII-only JSON, like Python's json.dumps: the two echo apps answer alike, byte for byte.
-  const reply = json.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const reply = json.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   startResponse('200 OK', [['Content-Type', 'application/json']]);
   return [Buffer.from(reply, 'latin1')];
 };
