@@ -118,7 +118,7 @@ export class PythonBackend implements Backend {
   }
 
   handle(exchange: Exchange): void {
-    receiveBody(exchange.req, exchange.bodyLimit, this.#settings.body_memory_limit).then(
+    receiveBody(exchange.req, exchange.bodyLength, exchange.bodyLimit, this.#settings.body_memory_limit).then(
       (body) => {
         if (exchange.writer.clientGone) {
           if (body.kind === 'file') void body.dispose();

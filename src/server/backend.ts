@@ -13,6 +13,8 @@ export interface Exchange {
   readonly writer: ResponseWriter;
   /** Max request body bytes (0 = unlimited); past it the backend answers 413. */
   readonly bodyLimit: number;
+  /** The request body's declared length: 0 for none, -1 for chunked (length unknown until read). */
+  readonly bodyLength: number;
 }
 
 export interface Backend {

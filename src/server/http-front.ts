@@ -82,7 +82,12 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       facts,
       options,
     );
-    backend.handle({ req, environ, writer: new ResponseWriter(req, res, log), bodyLimit: limits.body });
+    // From the environ, not req.headers: node:http builds that object lazily, and it costs on every request.
+    const length = environ.CONTENT_LENGTH;
+    const bodyLength =
+      environ.HTTP_TRANSFER_ENCODING !== undefined ? -1 : length === undefined ? 0 : Number(length);
+    const writer = new ResponseWriter(req, res, log, bodyLength);
+    backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
   };
 
   const server = http.createServer({

@@ -34,11 +34,9 @@ function errorStream(log: Logger): WsgiErrors {
 /** Gives a TypeScript app everything PEP 3333 puts in the environ besides the CGI keys. */
 export function completeEnviron(exchange: Exchange, errors: WsgiErrors): Environ {
   const environ = exchange.environ as unknown as Environ;
-  const req = exchange.req;
-  const hasBody =
-    req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+  const hasBody = exchange.bodyLength !== 0;
   environ['wsgi.version'] = VERSION;
-  environ['wsgi.input'] = new BodyReader(hasBody ? req : null, exchange.bodyLimit);
+  environ['wsgi.input'] = new BodyReader(hasBody ? exchange.req : null, exchange.bodyLimit);
   environ['wsgi.errors'] = errors;
   environ['wsgi.multithread'] = false;
   environ['wsgi.multiprocess'] = false;

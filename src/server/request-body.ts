@@ -16,16 +16,14 @@ export type ReceivedBody =
 
 const NO_BODY: ReceivedBody = { kind: 'memory', data: null };
 
-export function hasBody(req: IncomingMessage): boolean {
-  const headers = req.headers;
-  return (
-    headers['transfer-encoding'] !== undefined ||
-    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
-  );
-}
-
-export function receiveBody(req: IncomingMessage, limit: number, memoryLimit: number): Promise<ReceivedBody> {
-  if (!hasBody(req)) return Promise.resolve(NO_BODY);
+/** `bodyLength` is the declared length: 0 for no body, -1 for chunked. */
+export function receiveBody(
+  req: IncomingMessage,
+  bodyLength: number,
+  limit: number,
+  memoryLimit: number,
+): Promise<ReceivedBody> {
+  if (bodyLength === 0) return Promise.resolve(NO_BODY);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let length = 0;

@@ -62,8 +62,12 @@ export class ResponseWriter {
   /** The connection must close after this response (the app sent more than its Content-Length). */
   #mustClose = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, log: Logger) {
+  /** The request body's declared length (0 none, -1 chunked), to decide whether an unread rest is drained. */
+  readonly #requestBody: number;
+
+  constructor(req: IncomingMessage, res: ServerResponse, log: Logger, requestBody = 0) {
     this.#req = req;
+    this.#requestBody = requestBody;
     this.#res = res;
     this.#log = log;
     this.#bodyless = req.method === 'HEAD';
@@ -244,12 +248,8 @@ export class ResponseWriter {
    * which is only worth it when little is left (the rest of a big upload is cheaper to refuse by closing).
    */
   #bodyCanBeDrained(): boolean {
-    const req = this.#req;
-    // node:http marks a bodiless request complete only after its handler ran, hence the header check.
-    if (req.complete) return true;
-    const headers = req.headers;
-    if (headers['transfer-encoding'] !== undefined) return false;
-    const length = headers['content-length'];
-    return length === undefined || Number(length) <= DRAIN_LIMIT;
+    // node:http marks a bodiless request complete only after its handler ran, hence the declared length.
+    if (this.#req.complete) return true;
+    return this.#requestBody >= 0 && this.#requestBody <= DRAIN_LIMIT;
   }
 }
