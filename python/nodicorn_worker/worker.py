@@ -286,26 +286,27 @@ class Worker:
         else:
             self.serve_threaded()
 
+    def run(self, rid, payload, poll_cancel):
+        """Runs one request, unless its client left while it waited: then there is nothing to run."""
+        cancelled = self.conn.cancelled
+        if rid in cancelled:
+            cancelled.discard(rid)
+            self.conn.send_frame(END, rid)
+        else:
+            self.handle(rid, payload, poll_cancel)
+
     def serve_single(self):
         conn = self.conn
-        read_frame = conn.read_frame
-        handle = self.handle
+        run = self.run
         poll_cancel = conn.poll_cancel
         waiting = conn.waiting
-        cancelled = conn.cancelled
         while not self.stopping:
             got = waiting.popleft() if waiting else self.next_frame()
-            if got is Stop:
-                return
-            if got is None:
+            if got is Stop or got is None:
                 return
             kind, rid, payload = got
             if kind == REQUEST:
-                if rid in cancelled:  # the client left while this request waited: nothing to run
-                    cancelled.discard(rid)
-                    conn.send_frame(END, rid)
-                    continue
-                handle(rid, payload, poll_cancel)
+                run(rid, payload, poll_cancel)
             elif kind == CANCEL:
                 conn.note_cancel(rid, None)
 
@@ -318,29 +319,22 @@ class Worker:
         def is_cancelled(rid):
             return rid in cancelled
 
-        def run():
+        def take_work():
             while True:
                 item = work.get()
                 if item is None:
                     return
-                rid = item[0]
                 try:
-                    if rid in cancelled:  # the client left while it was queued
-                        cancelled.discard(rid)
-                        conn.send_frame(END, rid)
-                    else:
-                        self.handle(rid, item[1], is_cancelled)
+                    self.run(item[0], item[1], is_cancelled)
                 finally:
-                    active.discard(rid)
+                    active.discard(item[0])
 
-        pool = [threading.Thread(target=run, daemon=True) for _ in range(self.threads)]
+        pool = [threading.Thread(target=take_work, daemon=True) for _ in range(self.threads)]
         for t in pool:
             t.start()
         while not self.stopping:
             got = self.next_frame()
-            if got is Stop:
-                break
-            if got is None:
+            if got is Stop or got is None:
                 break
             kind, rid, payload = got
             if kind == REQUEST:
