@@ -217,6 +217,11 @@ export class PythonBackend implements Backend {
     clearTimeout(force);
   }
 
+  /** While closing: resolves the wait once nothing is queued or running (a crash can end the last request). */
+  #checkDrained(): void {
+    if (this.#drained !== null && this.#queue.length === 0 && !this.#busy()) this.#drained();
+  }
+
   #busy(): boolean {
     for (const worker of this.#workers) if (worker.inFlight.size > 0) return true;
     return false;
@@ -294,12 +299,15 @@ export class PythonBackend implements Backend {
         this.#spawn();
       }
       this.#pump();
-      if (this.#drained !== null && this.#queue.length === 0 && !this.#busy()) this.#drained();
+      this.#checkDrained();
     },
     exit: (worker, code, signal, unstarted) => {
       const known = this.#workers.delete(worker);
       this.#queue.unshift(...unstarted);
-      if (this.#closing) return;
+      if (this.#closing) {
+        this.#checkDrained();
+        return;
+      }
       if (known && worker.state === 'dead') {
         this.#log.warning(
           `Worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}); starting a new one`,
