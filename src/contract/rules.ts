@@ -5,9 +5,11 @@
 
 /** RFC 9110 §5.6.2 token characters, for header names. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** RFC 9110 §5.5: field values may not contain CTLs other than HTAB (CVE-2018-1000164: no CR/LF ever). */
-const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** Header values travel as latin-1 bytes (PEP 3333 "native strings"); code points above 0xFF cannot. */
+/**
+ * RFC 9110 §5.5: field values may not contain CTLs other than HTAB (CVE-2018-1000164: no CR/LF ever);
+ * and they travel as latin-1 bytes (PEP 3333 "native strings"), so nothing above 0xFF either.
+ */
+const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/;
 const NOT_LATIN1 = /[^\x00-\xff]/;
 /** PEP 3333: "200 OK" — three digits, one space, a reason phrase without control characters. */
 const STATUS = /^([1-9]\d\d) ([^\x00-\x08\x0a-\x1f\x7f]*)$/;
@@ -37,12 +39,20 @@ export function checkStatus(status: unknown): number | string {
 
 /** Returns null when the header may be sent, or a message saying why not. */
 export function checkHeader(name: unknown, value: unknown): string | null {
+  return checkHeaderName(name) ?? checkHeaderValue(name as string, value);
+}
+
+/** Returns null for a valid header name (an RFC 9110 token), or a message saying what is wrong. */
+export function checkHeaderName(name: unknown): string | null {
   if (typeof name !== 'string') return `header name must be a string, got ${typeof name}`;
-  if (typeof value !== 'string') return `value of header ${JSON.stringify(name)} must be a string`;
   if (!TOKEN.test(name)) return `invalid header name ${JSON.stringify(name)}`;
-  if (BAD_VALUE_CHAR.test(value) || NOT_LATIN1.test(value)) {
-    return `invalid characters in the value of header ${JSON.stringify(name)}`;
-  }
+  return null;
+}
+
+/** Returns null for a value that may be sent under `name`, or a message saying what is wrong. */
+export function checkHeaderValue(name: string, value: unknown): string | null {
+  if (typeof value !== 'string') return `value of header ${JSON.stringify(name)} must be a string`;
+  if (BAD_VALUE_CHAR.test(value)) return `invalid characters in the value of header ${JSON.stringify(name)}`;
   return null;
 }
 

@@ -4,7 +4,10 @@
  * see the same environ by construction. The objects (`wsgi.input`, `wsgi.errors`, …) are each backend's.
  */
 import type { CgiEnviron } from '../contract/types.js';
+import { memoize } from './memo.js';
 import { percentDecode, type RequestTarget, splitHostPort } from './request-target.js';
+
+const hostParts = memoize(splitHostPort);
 
 export interface RequestHead {
   readonly method: string;
@@ -81,7 +84,7 @@ export function buildEnviron(head: RequestHead, conn: ConnectionFacts, options: 
 
   // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
   const hostValue = target.authority ?? env.HTTP_HOST;
-  const host = hostValue === undefined || hostValue === '' ? null : splitHostPort(hostValue);
+  const host = hostValue === undefined || hostValue === '' ? null : hostParts(hostValue);
   let serverName = conn.serverName;
   let serverPort = conn.serverPort;
   if (host !== null) {

@@ -10,8 +10,15 @@
  *     for HTTP/1.0; no body for HEAD, 204 and 304; a Date header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { checkHeader, checkStatus, HOP_BY_HOP, isContentLength } from '../contract/rules.js';
+import {
+  checkHeaderName,
+  checkHeaderValue,
+  checkStatus,
+  HOP_BY_HOP,
+  isContentLength,
+} from '../contract/rules.js';
 import type { HeaderList } from '../contract/types.js';
+import { memoize } from '../http/memo.js';
 import type { Logger } from '../observability/logger.js';
 
 /** The application produced a status or headers that may not be sent. */
@@ -21,6 +28,11 @@ export class ResponseHeadError extends Error {
 
 /** Unread request bodies up to this size are drained to keep the connection; larger ones close it. */
 const DRAIN_LIMIT = 64 * 1024;
+
+/** Status lines and header names repeat across responses: their checks are remembered. */
+const statusCode = memoize(checkStatus);
+/** A header name in lower case, or null when it is not a valid name. */
+const lowerName = memoize((name) => (checkHeaderName(name) === null ? name.toLowerCase() : null));
 
 /** How long an aborted response may take to flush what it had written before the socket is dropped. */
 const ABORT_FLUSH_MS = 5000;
@@ -89,7 +101,7 @@ export class ResponseWriter {
    */
   sendHead(status: string, headers: HeaderList, knownLength = -1): void {
     if (this.headersSent) throw new ResponseHeadError('response headers were already sent');
-    const code = checkStatus(status);
+    const code = typeof status === 'string' ? statusCode(status) : checkStatus(status);
     if (typeof code === 'string') throw new ResponseHeadError(code);
     const flat: string[] = [];
     let declared = -1;
@@ -99,9 +111,10 @@ export class ResponseWriter {
         throw new ResponseHeadError(`headers must be (name, value) pairs, got ${String(header)}`);
       }
       const [name, value] = header;
-      const problem = checkHeader(name, value);
+      const lower = typeof name === 'string' ? lowerName(name) : null;
+      if (lower === null) throw new ResponseHeadError(checkHeaderName(name)!);
+      const problem = checkHeaderValue(name, value);
       if (problem !== null) throw new ResponseHeadError(problem);
-      const lower = name.toLowerCase();
       if (lower === 'content-length') {
         if (!isContentLength(value) || declared !== -1) {
           throw new ResponseHeadError(`invalid or repeated Content-Length ${JSON.stringify(value)}`);
