@@ -1,6 +1,5 @@
 /** `--help`, generated from the settings registry. */
-import { SETTINGS } from '../settings/definitions.js';
-import type { Setting } from '../settings/registry.js';
+import { settingsBySection } from '../settings/definitions.js';
 
 export function helpText(version: string): string {
   const lines = [
@@ -12,13 +11,7 @@ export function helpText(version: string): string {
     '  or FILE[:EXPORT] for a TypeScript/JavaScript app (./app.ts:app).',
     '',
   ];
-  const sections = new Map<string, Setting<unknown>[]>();
-  for (const setting of Object.values(SETTINGS) as Setting<unknown>[]) {
-    const list = sections.get(setting.section) ?? [];
-    list.push(setting);
-    sections.set(setting.section, list);
-  }
-  for (const [section, settings] of sections) {
+  for (const [section, settings] of settingsBySection()) {
     lines.push(`${section}:`);
     for (const s of settings) {
       const flags = `${s.short === undefined ? '    ' : `${s.short}, `}${s.flag}${s.meta === undefined ? '' : ` ${s.meta}`}`;

@@ -1,6 +1,6 @@
 /** Every setting nodicorn has, declared once. `docs/settings.md` and `--help` are generated from this. */
 import { LOG_LEVELS } from '../observability/logger.js';
-import { boolean, defineSetting, integer, list, oneOf, seconds, text } from './registry.js';
+import { boolean, defineSetting, integer, list, oneOf, type Setting, seconds, text } from './registry.js';
 
 export const SETTINGS = {
   bind: defineSetting({
@@ -209,3 +209,14 @@ export const SETTINGS = {
 
 export type SettingName = keyof typeof SETTINGS;
 export type Settings = { readonly [K in SettingName]: (typeof SETTINGS)[K]['default'] };
+
+/** The settings grouped by section, in declaration order (for --help and docs/settings.md). */
+export function settingsBySection(): Map<string, Setting<unknown>[]> {
+  const sections = new Map<string, Setting<unknown>[]>();
+  for (const setting of Object.values(SETTINGS) as Setting<unknown>[]) {
+    const list = sections.get(setting.section) ?? [];
+    list.push(setting);
+    sections.set(setting.section, list);
+  }
+  return sections;
+}
