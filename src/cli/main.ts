@@ -94,7 +94,16 @@ export async function main(
   }
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    server = await startServer(settings, backend, log);
+    const accessLogSink =
+      settings.accesslog === ''
+        ? undefined
+        : settings.accesslog === '-'
+          ? io.stdout
+          : createWriteStream(settings.accesslog, { flags: 'a' });
+    server = await startServer(settings, backend, log, {
+      ...(accessLogSink === undefined ? {} : { accessLogSink }),
+      accessLogFormat: settings.access_log_format,
+    });
   } catch (error) {
     log.critical(`cannot listen: ${error instanceof Error ? error.message : String(error)}`);
     await backend.close(0);

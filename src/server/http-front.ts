@@ -7,6 +7,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
 import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
+import { formatAccessLine } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend } from './backend.js';
 import { ResponseWriter, reasonPhrase } from './response-writer.js';
@@ -19,6 +20,8 @@ export interface FrontOptions {
   readonly headerTimeout: number;
   /** The application's mount point, '' for the root. */
   readonly scriptName: string;
+  /** Where finished requests are logged (`--access-logfile`); absent when the access log is off. */
+  readonly accessLog?: { readonly sink: { write(text: string): unknown }; readonly format: string };
 }
 
 export interface Front {
@@ -54,7 +57,7 @@ function clientErrorStatus(code: string | undefined): number {
 }
 
 export function createFront(backend: Backend, options: FrontOptions, log: Logger, unixPath = ''): Front {
-  const { limits } = options;
+  const { limits, accessLog } = options;
   const state = { draining: false };
 
   const reject = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
@@ -87,6 +90,7 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     const bodyLength =
       environ.HTTP_TRANSFER_ENCODING !== undefined ? -1 : length === undefined ? 0 : Number(length);
     const writer = new ResponseWriter(req, res, log, bodyLength);
+    if (accessLog !== undefined) logWhenDone(accessLog, environ, writer);
     backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
   };
 
@@ -147,6 +151,31 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       state.draining = value;
     },
   };
+}
+
+/** Writes the access-log line once the response is over (sent in full, or cut short). */
+function logWhenDone(
+  accessLog: NonNullable<FrontOptions['accessLog']>,
+  environ: Record<string, string>,
+  writer: ResponseWriter,
+): void {
+  const received = new Date();
+  const start = performance.now();
+  writer.response.once('close', () => {
+    const responseHeaders: Record<string, string> = {};
+    const sent = writer.sentHeaders;
+    for (let i = 0; i < sent.length; i += 2) responseHeaders[sent[i]!.toLowerCase()] = sent[i + 1]!;
+    const line = formatAccessLine(accessLog.format, {
+      environ,
+      status: writer.status,
+      bytes: writer.bytesSent,
+      responseHeaders,
+      micros: (performance.now() - start) * 1000,
+      received,
+      pid: process.pid,
+    });
+    accessLog.sink.write(`${line}\n`);
+  });
 }
 
 function unixFacts(socket: Socket, path: string): ConnectionFacts {

@@ -65,6 +65,8 @@ export class ResponseWriter {
   status = 0;
   /** Body bytes accepted for the wire. */
   bytesSent = 0;
+  /** The response headers as sent, flattened (name, value, …), for the access log. */
+  sentHeaders: readonly string[] = [];
 
   readonly #req: IncomingMessage;
   readonly #res: ServerResponse;
@@ -139,6 +141,7 @@ export class ResponseWriter {
     if (close || !this.#bodyCanBeDrained()) res.shouldKeepAlive = false;
     this.status = code;
     this.headersSent = true;
+    this.sentHeaders = flat;
     res.writeHead(code, status.slice(4), flat);
   }
 

@@ -1,4 +1,5 @@
 /** A running server: one HTTP front per bind, all feeding one backend, and the graceful shutdown. */
+import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../settings/definitions.js';
 import type { Backend } from './backend.js';
@@ -24,10 +25,17 @@ export type ServerSettings = Pick<
   | 'root_path'
 >;
 
+export interface ServerExtras {
+  /** The access log's destination, when `--access-logfile` is set. */
+  readonly accessLogSink?: { write(text: string): unknown };
+  readonly accessLogFormat?: string;
+}
+
 export async function startServer(
   settings: ServerSettings,
   backend: Backend,
   log: Logger,
+  extras: ServerExtras = {},
 ): Promise<RunningServer> {
   const options = {
     limits: {
@@ -39,6 +47,9 @@ export async function startServer(
     keepAlive: settings.keepalive,
     headerTimeout: settings.header_timeout,
     scriptName: settings.root_path,
+    ...(extras.accessLogSink === undefined
+      ? {}
+      : { accessLog: { sink: extras.accessLogSink, format: extras.accessLogFormat ?? GUNICORN_FORMAT } }),
   };
   const fronts: Front[] = [];
   const addresses: string[] = [];

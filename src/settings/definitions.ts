@@ -1,4 +1,5 @@
 /** Every setting nodicorn has, declared once. `docs/settings.md` and `--help` are generated from this. */
+import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 import { boolean, defineSetting, integer, list, oneOf, type Setting, seconds, text } from './registry.js';
 
@@ -195,6 +196,24 @@ export const SETTINGS = {
     doc: `Error log level: ${LOG_LEVELS.join(', ')}.`,
     default: 'info' as (typeof LOG_LEVELS)[number],
     parse: oneOf(LOG_LEVELS),
+  }),
+  accesslog: defineSetting({
+    key: 'accesslog',
+    flag: '--access-logfile',
+    meta: 'FILE',
+    section: 'Logging',
+    doc: "Where the access log goes; '-' is stdout. Off when empty.",
+    default: '',
+    parse: text,
+  }),
+  access_log_format: defineSetting({
+    key: 'access_log_format',
+    flag: '--access-logformat',
+    meta: 'FORMAT',
+    section: 'Logging',
+    doc: "The access log line, in Gunicorn's atoms (h l u t r s b f a, m U q H B T D M L p, {header}i, {header}o, {key}e); values are escaped.",
+    default: GUNICORN_FORMAT,
+    parse: text,
   }),
   errorlog: defineSetting({
     key: 'errorlog',

@@ -49,3 +49,15 @@ test('a .ts app is loaded through tsx and served in-process', async () => {
     await server.stop();
   }
 });
+
+test('--access-logfile - writes one Gunicorn-format line per request to stdout', async () => {
+  const server = await startNodicorn(['--access-logfile', '-', 'examples/hello.ts:app']);
+  try {
+    await get(server.port, '/some/path?q=1', { 'User-Agent': 'tester/1', Referer: 'http://r.test/' });
+    await server.waitForLog(
+      /\n127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/some\/path\?q=1 HTTP\/1\.1" 200 18 "http:\/\/r\.test\/" "tester\/1"\n/,
+    );
+  } finally {
+    await server.stop();
+  }
+});

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  clfTime,
+  escapeLogValue,
+  formatAccessLine,
+  GUNICORN_FORMAT,
+} from '../../../src/observability/access-log.js';
+
+const record = {
+  environ: {
+    REMOTE_ADDR: '10.1.2.3',
+    REQUEST_METHOD: 'GET',
+    RAW_URI: '/a/b?x=1',
+    SCRIPT_NAME: '',
+    PATH_INFO: '/a/b',
+    QUERY_STRING: 'x=1',
+    SERVER_PROTOCOL: 'HTTP/1.1',
+    HTTP_REFERER: 'http://ref.test/',
+    HTTP_USER_AGENT: 'curl/8',
+    HTTP_AUTHORIZATION: `Basic ${Buffer.from('ada:secret').toString('base64')}`,
+    HTTP_X_TRACE: 'abc',
+  },
+  status: 200,
+  bytes: 18,
+  responseHeaders: { 'content-type': 'text/plain' },
+  micros: 1_234_567,
+  received: new Date(Date.UTC(2026, 10, 24, 3, 5, 9)),
+  pid: 42,
+};
+
+test("Gunicorn's default format", () => {
+  assert.equal(
+    formatAccessLine(GUNICORN_FORMAT, record),
+    '10.1.2.3 - ada [24/Nov/2026:03:05:09 +0000] "GET /a/b?x=1 HTTP/1.1" 200 18 "http://ref.test/" "curl/8"',
+  );
+});
+
+test('every other atom', () => {
+  const line = formatAccessLine(
+    '%(m)s %(U)s %(q)s %(H)s %(B)s %(T)s %(D)s %(M)s %(L)s %(p)s %({x-trace}i)s %({content-type}o)s %({PATH_INFO}e)s %(nope)s',
+    record,
+  );
+  assert.equal(line, 'GET /a/b x=1 HTTP/1.1 18 1 1234567 1235 1.234567 <42> abc text/plain /a/b -');
+  assert.equal(formatAccessLine('%(b)s %(f)s %(u)s', { ...record, bytes: 0, environ: {} }), '- - -');
+});
+
+test('values are escaped, so a request cannot forge a line or break a quoted field', () => {
+  const line = formatAccessLine('"%(a)s"', {
+    ...record,
+    environ: { HTTP_USER_AGENT: 'x"\n127.0.0.1 - - "GET /admin' },
+  });
+  assert.equal(line, '"x\\x22\\x0a127.0.0.1 - - \\x22GET /admin"');
+  assert.equal(escapeLogValue('caf\u00e9\\'), 'caf\\xe9\\x5c');
+  assert.equal(clfTime(new Date(Date.UTC(2026, 0, 2, 3, 4, 5))), '[02/Jan/2026:03:04:05 +0000]');
+});
