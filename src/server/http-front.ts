@@ -6,6 +6,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
+import { applyProxyHeaders, type ProxyTrust } from '../http/forwarded.js';
 import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
 import { formatAccessLine } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -20,6 +21,8 @@ export interface FrontOptions {
   readonly headerTimeout: number;
   /** The application's mount point, '' for the root. */
   readonly scriptName: string;
+  /** Which peers may set the proxy headers (`--forwarded-allow-ips`). */
+  readonly proxyTrust: ProxyTrust;
   /** Where finished requests are logged (`--access-logfile`); absent when the access log is off. */
   readonly accessLog?: { readonly sink: { write(text: string): unknown }; readonly format: string };
 }
@@ -85,6 +88,7 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       facts,
       options,
     );
+    applyProxyHeaders(environ, options.proxyTrust);
     // From the environ, not req.headers: node:http builds that object lazily, and it costs on every request.
     const length = environ.CONTENT_LENGTH;
     const bodyLength =

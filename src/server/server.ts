@@ -1,4 +1,5 @@
 /** A running server: one HTTP front per bind, all feeding one backend, and the graceful shutdown. */
+import { parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../settings/definitions.js';
@@ -23,6 +24,7 @@ export type ServerSettings = Pick<
   | 'limit_request_field_size'
   | 'limit_request_body'
   | 'root_path'
+  | 'forwarded_allow_ips'
 >;
 
 export interface ServerExtras {
@@ -47,6 +49,7 @@ export async function startServer(
     keepAlive: settings.keepalive,
     headerTimeout: settings.header_timeout,
     scriptName: settings.root_path,
+    proxyTrust: parseProxyTrust(settings.forwarded_allow_ips),
     ...(extras.accessLogSink === undefined
       ? {}
       : { accessLog: { sink: extras.accessLogSink, format: extras.accessLogFormat ?? GUNICORN_FORMAT } }),

@@ -1,7 +1,19 @@
 /** Every setting nodicorn has, declared once. `docs/settings.md` and `--help` are generated from this. */
+
+import { parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import { LOG_LEVELS } from '../observability/logger.js';
-import { boolean, defineSetting, integer, list, oneOf, type Setting, seconds, text } from './registry.js';
+import {
+  boolean,
+  defineSetting,
+  integer,
+  list,
+  oneOf,
+  type Setting,
+  SettingError,
+  seconds,
+  text,
+} from './registry.js';
 
 export const SETTINGS = {
   bind: defineSetting({
@@ -77,6 +89,23 @@ export const SETTINGS = {
     doc: 'Request bodies up to this size are held in memory for a Python worker; larger ones are spooled to a temporary file.',
     default: 1024 * 1024,
     parse: integer(0),
+  }),
+  forwarded_allow_ips: defineSetting({
+    key: 'forwarded_allow_ips',
+    flag: '--forwarded-allow-ips',
+    meta: 'IPS',
+    section: 'Proxies',
+    doc: "Peers (IPs, CIDRs, or '*') whose Forwarded / X-Forwarded-For, -Proto, -Host, -Prefix headers are applied; other peers' are removed. Unix-socket peers are trusted.",
+    default: ['127.0.0.1', '::1'] as string[],
+    parse: (value: string) => {
+      const ips = list(value);
+      try {
+        parseProxyTrust(ips);
+      } catch (error) {
+        throw new SettingError(error instanceof Error ? error.message : String(error));
+      }
+      return ips;
+    },
   }),
   root_path: defineSetting({
     key: 'root_path',

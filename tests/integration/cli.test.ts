@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
+import { rawRequest } from '../helpers/raw-http.js';
 import { startNodicorn } from '../helpers/server.js';
 
 const run = (...args: string[]) =>
@@ -59,5 +60,34 @@ test('--access-logfile - writes one Gunicorn-format line per request to stdout',
     );
   } finally {
     await server.stop();
+  }
+});
+
+test('proxy headers: applied from a trusted peer (loopback by default), removed from others', async () => {
+  const request =
+    'GET /p HTTP/1.1\r\nHost: internal\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Prefix: /mount\r\nConnection: close\r\n\r\n';
+  const environOf = (text: string) =>
+    (JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { environ: Record<string, string> }).environ;
+  const trusted = await startNodicorn([`${repoRoot}dist/examples/echo.js:app`]);
+  try {
+    const env = environOf((await rawRequest(trusted.port, request)).text);
+    assert.deepEqual(
+      [env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME, env.SERVER_PORT],
+      ['203.0.113.9', 'https', '/mount', '443'],
+    );
+  } finally {
+    await trusted.stop();
+  }
+  const untrusted = await startNodicorn([
+    '--forwarded-allow-ips',
+    '10.9.9.9',
+    `${repoRoot}dist/examples/echo.js:app`,
+  ]);
+  try {
+    const env = environOf((await rawRequest(untrusted.port, request)).text);
+    assert.deepEqual([env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME], ['127.0.0.1', 'http', '']);
+    assert.equal(env.HTTP_X_FORWARDED_FOR, undefined);
+  } finally {
+    await untrusted.stop();
   }
 });
