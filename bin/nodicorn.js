@@ -12,6 +12,12 @@ const io = {
   },
 };
 
+// `nodicorn --print-config | head`: a closed pipe ends the output, not with a stack trace.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 main(process.argv.slice(2), process.env, io).then(
   (code) => {
     process.exitCode = code;

@@ -8,6 +8,7 @@ import { createLogger, type Logger, type LogSink } from '../observability/logger
 import type { Backend } from '../server/backend.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { startServer } from '../server/server.js';
+import { findConfigFile, loadConfigFile } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { SettingError } from '../settings/registry.js';
 import { resolveSettings } from '../settings/resolve.js';
@@ -58,6 +59,8 @@ export async function main(
   let ref: AppRef;
   try {
     resolved = resolveSettings(argv, env);
+    const configPath = findConfigFile(resolved.settings.config, io.cwd);
+    if (configPath !== null) resolved = resolveSettings(argv, env, await loadConfigFile(configPath));
     if (resolved.help) {
       io.stdout.write(helpText(version()));
       return 0;
@@ -69,11 +72,26 @@ export async function main(
     if (resolved.positionals.length !== 1) {
       throw new SettingError(
         resolved.positionals.length === 0
-          ? 'no application given (try: nodicorn examples/hello.py:application... see --help)'
+          ? 'no application given (for example: nodicorn --chdir examples hello:application; see --help)'
           : `one application expected, got ${resolved.positionals.join(' ')}`,
       );
     }
     ref = parseAppRef(resolved.positionals[0]!);
+    if (resolved.settings.print_config) {
+      for (const [name, value] of Object.entries(resolved.settings)) {
+        const shown = Array.isArray(value) ? value.join(',') : String(value);
+        io.stdout.write(
+          `${name.padEnd(26)} = ${JSON.stringify(shown)}  (${resolved.sources[name as keyof typeof resolved.sources]})\n`,
+        );
+      }
+      return 0;
+    }
+    if (resolved.settings.check_config) {
+      io.stdout.write(
+        `configuration OK${configPath === null ? '' : ` (${configPath})`}; application ${resolved.positionals[0]}\n`,
+      );
+      return 0;
+    }
   } catch (error) {
     if (!(error instanceof SettingError)) throw error;
     io.stderr.write(`nodicorn: error: ${error.message}\n`);

@@ -16,6 +16,34 @@ import {
 } from './registry.js';
 
 export const SETTINGS = {
+  config: defineSetting({
+    key: 'config',
+    flag: '--config',
+    short: '-c',
+    meta: 'FILE',
+    section: 'Config file',
+    doc: 'A nodicorn.config.{json,mjs,js,ts} file of settings (keys as in this list). Default: the first of those in the current directory.',
+    default: '',
+    parse: text,
+  }),
+  print_config: defineSetting({
+    key: 'print_config',
+    flag: '--print-config',
+    section: 'Config file',
+    doc: 'Print every resolved setting and where its value came from, then exit.',
+    default: false,
+    parse: boolean,
+    boolean: true,
+  }),
+  check_config: defineSetting({
+    key: 'check_config',
+    flag: '--check-config',
+    section: 'Config file',
+    doc: 'Check the settings and the application reference, then exit (0 when valid).',
+    default: false,
+    parse: boolean,
+    boolean: true,
+  }),
   bind: defineSetting({
     key: 'bind',
     flag: '--bind',

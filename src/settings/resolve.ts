@@ -1,11 +1,23 @@
 /**
- * Resolution: defaults < environment (NODICORN_*) < command line. Unknown flags and NODICORN_* variables
- * are errors that name the closest known setting. The result is frozen.
+ * Resolution: defaults < config file < environment (NODICORN_*) < command line. Unknown flags, config keys
+ * and NODICORN_* variables are errors that name the closest known setting. The result is frozen.
  */
 import { SETTINGS, type SettingName, type Settings } from './definitions.js';
 import { closest, type Setting, SettingError } from './registry.js';
 
-export type Source = 'default' | 'environment' | 'command line';
+export type Source = 'default' | 'config file' | 'environment' | 'command line';
+
+/** Settings read from a config file: its path (for messages) and its key/value pairs. */
+export interface ConfigFile {
+  readonly path: string;
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
+/** A config file value as the text a flag would carry: lists joined with commas. */
+function asText(value: unknown): string {
+  if (Array.isArray(value)) return value.map(String).join(',');
+  return String(value);
+}
 
 export interface Resolved {
   readonly settings: Settings;
@@ -41,12 +53,26 @@ function apply(values: Record<string, unknown>, name: SettingName, raw: string, 
 export function resolveSettings(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  file?: ConfigFile,
 ): Resolved {
   const values: Record<string, unknown> = {};
   const sources = {} as Record<SettingName, Source>;
   for (const name of NAMES) {
     values[name] = SETTINGS[name].default;
     sources[name] = 'default';
+  }
+
+  if (file !== undefined) {
+    for (const [key, raw] of Object.entries(file.values)) {
+      if (!(key in SETTINGS) || key === 'config') {
+        const hint = closest(key, NAMES);
+        throw new SettingError(
+          `${file.path}: unknown setting ${JSON.stringify(key)}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ''}`,
+        );
+      }
+      apply(values, key as SettingName, asText(raw), `${file.path}: ${key}`);
+      sources[key as SettingName] = 'config file';
+    }
   }
 
   const envNames = new Map(NAMES.map((n) => [SETTINGS[n].env, n] as const));

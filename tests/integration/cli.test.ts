@@ -91,3 +91,14 @@ test('proxy headers: applied from a trusted peer (loopback by default), removed 
     await untrusted.stop();
   }
 });
+
+test('--print-config shows each value and its source; --check-config validates and exits', () => {
+  const printed = run('--print-config', '-w', '3', 'hello:application');
+  assert.equal(printed.status, 0);
+  assert.match(printed.stdout, /^workers\s+= "3" {2}\(command line\)$/m);
+  assert.match(printed.stdout, /^timeout\s+= "30" {2}\(default\)$/m);
+  const checked = run('--check-config', 'hello:application');
+  assert.equal(checked.status, 0);
+  assert.match(checked.stdout, /configuration OK/);
+  assert.equal(run('--check-config', '--timeout', 'x', 'hello:application').status, 2);
+});
