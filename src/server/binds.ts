@@ -5,10 +5,27 @@ import { SettingError } from '../settings/registry.js';
 
 export type Bind =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
-  | { readonly kind: 'unix'; readonly path: string };
+  | { readonly kind: 'unix'; readonly path: string }
+  | { readonly kind: 'fd'; readonly fd: number };
 
-/** `HOST:PORT`, `HOST` (port 8000), `:PORT` (all interfaces), `[V6]:PORT`, `unix:PATH`. */
+/**
+ * systemd socket activation (sd_listen_fds): when LISTEN_PID is this process, LISTEN_FDS listening
+ * sockets start at fd 3, and they replace --bind, as in Gunicorn.
+ */
+export function activatedSockets(env: Readonly<Record<string, string | undefined>>, pid: number): string[] {
+  const count = Number(env.LISTEN_FDS);
+  if (!Number.isInteger(count) || count <= 0 || Number(env.LISTEN_PID) !== pid) return [];
+  return Array.from({ length: count }, (_, i) => `fd://${3 + i}`);
+}
+
+/** `HOST:PORT`, `HOST` (port 8000), `:PORT` (all interfaces), `[V6]:PORT`, `unix:PATH`, `fd://N`. */
 export function parseBind(text: string): Bind {
+  if (text.startsWith('fd://')) {
+    const fd = Number(text.slice(5));
+    if (!Number.isInteger(fd) || fd < 0)
+      throw new SettingError(`bind ${JSON.stringify(text)}: not a file descriptor`);
+    return { kind: 'fd', fd };
+  }
   if (text.startsWith('unix:')) {
     const path = text.slice(5);
     if (path === '') throw new SettingError(`bind ${JSON.stringify(text)}: empty socket path`);
@@ -48,7 +65,9 @@ export function listen(server: Server, bind: Bind): Promise<string> {
           `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
         );
     };
-    if (bind.kind === 'unix') {
+    if (bind.kind === 'fd') {
+      server.listen({ fd: bind.fd }, done);
+    } else if (bind.kind === 'unix') {
       removeStaleSocket(bind.path);
       server.listen({ path: bind.path, backlog: 2048 }, done);
     } else {

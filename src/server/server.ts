@@ -4,7 +4,7 @@ import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Settings } from '../settings/definitions.js';
 import type { Backend } from './backend.js';
-import { listen, parseBind } from './binds.js';
+import { activatedSockets, listen, parseBind } from './binds.js';
 import { createFront, type Front } from './http-front.js';
 
 export interface RunningServer {
@@ -57,7 +57,10 @@ export async function startServer(
   const fronts: Front[] = [];
   const addresses: string[] = [];
   try {
-    for (const text of settings.bind) {
+    const activated = activatedSockets(process.env, process.pid);
+    if (activated.length > 0)
+      log.info(`Using ${activated.length} socket(s) from systemd (LISTEN_FDS) instead of --bind`);
+    for (const text of activated.length > 0 ? activated : settings.bind) {
       const bind = parseBind(text);
       const front = createFront(backend, options, log, bind.kind === 'unix' ? bind.path : '');
       fronts.push(front);

@@ -50,7 +50,7 @@ export const SETTINGS = {
     short: '-b',
     meta: 'ADDRESS',
     section: 'Server socket',
-    doc: 'Where to listen: HOST:PORT, [IPv6]:PORT or unix:PATH. Repeat for several.',
+    doc: 'Where to listen: HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N. Repeat for several. Sockets passed by systemd (LISTEN_FDS) replace these.',
     default: ['127.0.0.1:8000'] as string[],
     parse: list,
     repeatable: true,

@@ -1,6 +1,6 @@
 /** The command line: --help, --version, errors, and a TypeScript app loaded from a .ts file. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
@@ -101,4 +101,35 @@ test('--print-config shows each value and its source; --check-config validates a
   assert.equal(checked.status, 0);
   assert.match(checked.stdout, /configuration OK/);
   assert.equal(run('--check-config', '--timeout', 'x', 'hello:application').status, 2);
+});
+
+test('systemd socket activation: the listening socket on fd 3 (LISTEN_FDS, LISTEN_PID) replaces --bind', async () => {
+  // Python binds, moves the socket to fd 3, sets the variables for its own pid, and execs nodicorn.
+  const script = [
+    'import os, socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)',
+    'print(s.getsockname()[1], flush=True)',
+    'os.dup2(s.fileno(), 3); os.set_inheritable(3, True)',
+    'os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())',
+    'os.execv(sys.argv[1], sys.argv[1:])',
+  ].join('\n');
+  const child = spawn('python3', ['-c', script, process.execPath, cliPath, 'examples/hello.ts:app'], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!err.includes('Listening at') && Date.now() < deadline && child.exitCode === null)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(err, /Using 1 socket\(s\) from systemd \(LISTEN_FDS\) instead of --bind/);
+    const port = Number(out.trim().split('\n')[0]);
+    assert.match(err, new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port} `));
+    assert.equal((await get(port, '/')).body, 'Hello, WSGI World!');
+  } finally {
+    child.kill('SIGKILL');
+  }
 });

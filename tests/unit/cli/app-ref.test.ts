@@ -29,3 +29,12 @@ test('bind addresses as Gunicorn writes them', () => {
   assert.throws(() => parseBind('::1:80'), /\[ADDR\]:PORT/);
   assert.throws(() => parseBind('h:99999'), /bad port/);
 });
+
+test('fd:// binds and systemd activation', async () => {
+  const { activatedSockets } = await import('../../../src/server/binds.js');
+  assert.deepEqual(parseBind('fd://3'), { kind: 'fd', fd: 3 });
+  assert.throws(() => parseBind('fd://x'), /not a file descriptor/);
+  assert.deepEqual(activatedSockets({ LISTEN_FDS: '2', LISTEN_PID: '77' }, 77), ['fd://3', 'fd://4']);
+  assert.deepEqual(activatedSockets({ LISTEN_FDS: '2', LISTEN_PID: '78' }, 77), []);
+  assert.deepEqual(activatedSockets({}, 77), []);
+});
