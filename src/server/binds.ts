@@ -51,7 +51,7 @@ export function parseBind(text: string): Bind {
 }
 
 /** Listens and returns the address as a URL-ish string for the log (`http://127.0.0.1:8000`). */
-export function listen(server: Server, bind: Bind): Promise<string> {
+export function listen(server: Server, bind: Bind, scheme = 'http'): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);
@@ -62,7 +62,7 @@ export function listen(server: Server, bind: Bind): Promise<string> {
         resolve(`unix:${bind.kind === 'unix' ? bind.path : address}`);
       else
         resolve(
-          `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+          `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
         );
     };
     if (bind.kind === 'fd') {

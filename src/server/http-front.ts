@@ -4,6 +4,7 @@
  * input never reaches a backend and never takes the process down.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
 import { applyProxyHeaders, type ProxyTrust } from '../http/forwarded.js';
@@ -21,6 +22,8 @@ export interface FrontOptions {
   readonly headerTimeout: number;
   /** The application's mount point, '' for the root. */
   readonly scriptName: string;
+  /** TLS (`--certfile`, `--keyfile`, …): the server speaks HTTPS when given. */
+  readonly tls?: https.ServerOptions;
   /** Which peers may set the proxy headers (`--forwarded-allow-ips`). */
   readonly proxyTrust: ProxyTrust;
   /** Where finished requests are logged (`--access-logfile`); absent when the access log is off. */
@@ -98,7 +101,7 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
   };
 
-  const server = http.createServer({
+  const serverOptions: http.ServerOptions = {
     // Limits are checked per field in checkRequestHead; this bounds what llhttp buffers for one head.
     maxHeaderSize: Math.min(limits.requestLine + (limits.fields + 1) * (limits.fieldSize + 2), 1 << 24),
     requireHostHeader: false,
@@ -106,7 +109,12 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     headersTimeout: options.headerTimeout * 1000,
     requestTimeout: 0,
     connectionsCheckingInterval: Math.min(1000, options.headerTimeout * 500),
-  });
+  };
+  // node:https serves the same request/response API over TLS, so everything below is shared.
+  const server: http.Server =
+    options.tls === undefined
+      ? http.createServer(serverOptions)
+      : https.createServer({ ...serverOptions, ...options.tls });
   // One more than the limit, so a request over it is seen (node:http silently drops the excess).
   server.maxHeadersCount = limits.fields + 1;
   server.on('request', (req, res) => serve(req, res, false));

@@ -1,4 +1,7 @@
 /** A running server: one HTTP front per bind, all feeding one backend, and the graceful shutdown. */
+
+import { readFileSync } from 'node:fs';
+import type https from 'node:https';
 import { parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
@@ -25,7 +28,23 @@ export type ServerSettings = Pick<
   | 'limit_request_body'
   | 'root_path'
   | 'forwarded_allow_ips'
+  | 'certfile'
+  | 'keyfile'
+  | 'ca_certs'
+  | 'cert_reqs'
 >;
+
+/** TLS options from the settings: none without --certfile; client certificates per --cert-reqs. */
+function tlsOptions(settings: ServerSettings): https.ServerOptions | undefined {
+  if (settings.certfile === '') return undefined;
+  return {
+    cert: readFileSync(settings.certfile),
+    key: readFileSync(settings.keyfile === '' ? settings.certfile : settings.keyfile),
+    ...(settings.ca_certs === '' ? {} : { ca: readFileSync(settings.ca_certs) }),
+    requestCert: settings.cert_reqs > 0,
+    rejectUnauthorized: settings.cert_reqs === 2,
+  };
+}
 
 export interface ServerExtras {
   /** The access log's destination, when `--access-logfile` is set. */
@@ -39,6 +58,7 @@ export async function startServer(
   log: Logger,
   extras: ServerExtras = {},
 ): Promise<RunningServer> {
+  const tls = tlsOptions(settings);
   const options = {
     limits: {
       requestLine: settings.limit_request_line,
@@ -50,6 +70,7 @@ export async function startServer(
     headerTimeout: settings.header_timeout,
     scriptName: settings.root_path,
     proxyTrust: parseProxyTrust(settings.forwarded_allow_ips),
+    ...(tls === undefined ? {} : { tls }),
     ...(extras.accessLogSink === undefined
       ? {}
       : { accessLog: { sink: extras.accessLogSink, format: extras.accessLogFormat ?? GUNICORN_FORMAT } }),
@@ -64,7 +85,7 @@ export async function startServer(
       const bind = parseBind(text);
       const front = createFront(backend, options, log, bind.kind === 'unix' ? bind.path : '');
       fronts.push(front);
-      addresses.push(await listen(front.server, bind));
+      addresses.push(await listen(front.server, bind, tls === undefined ? 'http' : 'https'));
     }
   } catch (error) {
     for (const front of fronts) front.server.close();

@@ -78,8 +78,8 @@ export async function startNodicorn(
       };
       check();
     });
-  await waitForLog(/Listening at: (http:\/\/\S+|unix:\S+)/, options.timeoutMs ?? 20_000);
-  const m = /Listening at: http:\/\/(?:\[[^\]]+\]|[^:]+):(\d+)/.exec(output);
+  await waitForLog(/Listening at: (https?:\/\/\S+|unix:\S+)/, options.timeoutMs ?? 20_000);
+  const m = /Listening at: https?:\/\/(?:\[[^\]]+\]|[^:]+):(\d+)/.exec(output);
   const port = m === null ? 0 : Number(m[1]);
   return {
     process: child,
