@@ -3,7 +3,7 @@
  * It resolves settings, loads the app through the right backend, listens, and turns signals into
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
 import type { Backend } from '../server/backend.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
@@ -150,6 +150,9 @@ export async function main(
       unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
     }
   });
+  if (settings.pidfile !== '') writeFileSync(settings.pidfile, `${process.pid}\n`);
   for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
-  return await exited;
+  const code = await exited;
+  if (settings.pidfile !== '') rmSync(settings.pidfile, { force: true });
+  return code;
 }

@@ -290,6 +290,16 @@ export const SETTINGS = {
     default: 'info' as (typeof LOG_LEVELS)[number],
     parse: oneOf(LOG_LEVELS),
   }),
+  pidfile: defineSetting({
+    key: 'pidfile',
+    flag: '--pid',
+    short: '-p',
+    meta: 'FILE',
+    section: 'Server mechanics',
+    doc: "A file to write the server's process id to while it runs (removed on exit).",
+    default: '',
+    parse: text,
+  }),
   accesslog: defineSetting({
     key: 'accesslog',
     flag: '--access-logfile',

@@ -133,3 +133,11 @@ test('systemd socket activation: the listening socket on fd 3 (LISTEN_FDS, LISTE
     child.kill('SIGKILL');
   }
 });
+
+test('--pid writes the process id while the server runs and removes it on exit', async () => {
+  const pidfile = `/tmp/nodicorn-test-${process.pid}.pid`;
+  const server = await startNodicorn(['--pid', pidfile, 'examples/hello.ts:app']);
+  assert.equal(readFileSync(pidfile, 'utf8'), `${server.process.pid}\n`);
+  assert.equal(await server.stop(), 0);
+  assert.throws(() => readFileSync(pidfile));
+});
