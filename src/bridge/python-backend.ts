@@ -12,6 +12,7 @@ import { delimiter, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AppRef } from '../cli/app-ref.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Backend, Exchange } from '../server/backend.js';
 import { isHttpError } from '../server/http-error.js';
 import { receiveBody } from '../server/request-body.js';
@@ -64,6 +65,7 @@ export class PythonBackend implements Backend {
   #respawnTimer: NodeJS.Timeout | undefined;
   #watcher: FSWatcher | null = null;
   #drained: (() => void) | null = null;
+  #metrics: Metrics | null = null;
 
   constructor(options: PythonBackendOptions) {
     this.#options = options;
@@ -147,6 +149,21 @@ export class PythonBackend implements Backend {
     );
   }
 
+  /** Reports the pool (queue depth, busy and idle workers, restarts) to /metrics. */
+  attachMetrics(metrics: Metrics): void {
+    this.#metrics = metrics;
+    metrics.pool = () => {
+      let workers = 0;
+      let busy = 0;
+      for (const w of this.#workers) {
+        if (w.state !== 'ready') continue;
+        workers++;
+        if (w.inFlight.size > 0) busy++;
+      }
+      return { queued: this.#queue.length, workers, busy };
+    };
+  }
+
   /** SIGHUP: a new generation of workers; once it is up, the old one drains and exits. */
   reload(): void {
     this.#log.info('Handling signal: hup; replacing every worker');
@@ -156,6 +173,7 @@ export class PythonBackend implements Backend {
         for (const worker of old) {
           this.#workers.delete(worker);
           this.#retire(worker);
+          this.#metrics?.restarted('reload');
         }
         this.#log.info(`Reloaded: workers now ${this.workerPids.join(', ')}`);
       },
@@ -294,6 +312,7 @@ export class PythonBackend implements Backend {
     idle: (worker) => {
       if (worker.state === 'ready' && worker.served >= worker.maxRequests) {
         this.#log.info(`Worker (pid:${worker.pid}) reached max requests (${worker.served}); replacing it`);
+        this.#metrics?.restarted('max_requests');
         this.#workers.delete(worker);
         this.#retire(worker);
         this.#spawn();
@@ -308,6 +327,7 @@ export class PythonBackend implements Backend {
         this.#checkDrained();
         return;
       }
+      if (known) this.#metrics?.restarted(worker.timedOut ? 'timeout' : 'crash');
       if (known && worker.state === 'dead') {
         this.#log.warning(
           `Worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}); starting a new one`,

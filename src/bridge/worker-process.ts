@@ -76,6 +76,8 @@ function describe(dispatch: Dispatch): string {
 
 export class WorkerProcess {
   state: WorkerState = 'booting';
+  /** The worker was killed for running a request past --timeout. */
+  timedOut = false;
   /** Requests served, for --max-requests. */
   served = 0;
   /** Requests after which this worker retires (Infinity = never). */
@@ -269,6 +271,7 @@ export class WorkerProcess {
   #timedOut(dispatch: Dispatch): void {
     if (this.inFlight.get(dispatch.id) !== dispatch) return;
     dispatch.timedOut = true;
+    this.timedOut = true;
     const seconds = ((performance.now() - dispatch.started) / 1000).toFixed(1);
     this.#launch.log.critical(
       `WORKER TIMEOUT (pid:${this.pid}) ${describe(dispatch)} ran for ${seconds}s; killing the worker`,

@@ -4,7 +4,9 @@
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
 import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { PythonBackend } from '../bridge/python-backend.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
+import { Metrics } from '../observability/metrics.js';
 import type { Backend } from '../server/backend.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { startServer } from '../server/server.js';
@@ -118,7 +120,11 @@ export async function main(
         : settings.accesslog === '-'
           ? io.stdout
           : createWriteStream(settings.accesslog, { flags: 'a' });
+    const metrics = settings.metrics_bind === '' ? undefined : new Metrics();
+    if (metrics !== undefined && 'attachMetrics' in backend)
+      (backend as PythonBackend).attachMetrics(metrics);
     server = await startServer(settings, backend, log, {
+      ...(metrics === undefined ? {} : { metrics, metricsBind: settings.metrics_bind }),
       ...(accessLogSink === undefined ? {} : { accessLogSink }),
       accessLogFormat: settings.access_log_format,
     });

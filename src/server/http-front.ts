@@ -11,6 +11,7 @@ import { applyProxyHeaders, type ProxyTrust } from '../http/forwarded.js';
 import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
 import { formatAccessLine } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Backend } from './backend.js';
 import { ResponseWriter, reasonPhrase } from './response-writer.js';
 
@@ -26,6 +27,8 @@ export interface FrontOptions {
   readonly tls?: https.ServerOptions;
   /** Which peers may set the proxy headers (`--forwarded-allow-ips`). */
   readonly proxyTrust: ProxyTrust;
+  /** Request counters for /metrics; absent when metrics are off. */
+  readonly metrics?: Metrics;
   /** Where finished requests are logged (`--access-logfile`); absent when the access log is off. */
   readonly accessLog?: { readonly sink: { write(text: string): unknown }; readonly format: string };
 }
@@ -63,7 +66,7 @@ function clientErrorStatus(code: string | undefined): number {
 }
 
 export function createFront(backend: Backend, options: FrontOptions, log: Logger, unixPath = ''): Front {
-  const { limits, accessLog } = options;
+  const { limits, accessLog, metrics } = options;
   const state = { draining: false };
 
   const reject = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
@@ -98,6 +101,7 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       environ.HTTP_TRANSFER_ENCODING !== undefined ? -1 : length === undefined ? 0 : Number(length);
     const writer = new ResponseWriter(req, res, log, bodyLength);
     if (accessLog !== undefined) logWhenDone(accessLog, environ, writer);
+    if (metrics !== undefined) countWhenDone(metrics, writer);
     backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
   };
 
@@ -163,6 +167,15 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       state.draining = value;
     },
   };
+}
+
+function countWhenDone(metrics: Metrics, writer: ResponseWriter): void {
+  const start = performance.now();
+  metrics.inFlight++;
+  writer.response.once('close', () => {
+    metrics.inFlight--;
+    metrics.observe(writer.status, (performance.now() - start) / 1000);
+  });
 }
 
 /** Writes the access-log line once the response is over (sent in full, or cut short). */

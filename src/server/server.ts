@@ -1,10 +1,12 @@
 /** A running server: one HTTP front per bind, all feeding one backend, and the graceful shutdown. */
 
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import type https from 'node:https';
 import { parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings/definitions.js';
 import type { Backend } from './backend.js';
 import { activatedSockets, listen, parseBind } from './binds.js';
@@ -50,6 +52,29 @@ export interface ServerExtras {
   /** The access log's destination, when `--access-logfile` is set. */
   readonly accessLogSink?: { write(text: string): unknown };
   readonly accessLogFormat?: string;
+  /** Counters for /metrics, served on `metricsBind` (`--metrics-bind`). */
+  readonly metrics?: Metrics;
+  readonly metricsBind?: string;
+}
+
+/** The /metrics endpoint on its own server, so it is never reachable through the application's binds. */
+async function serveMetrics(
+  metrics: Metrics,
+  bindText: string,
+): Promise<{ server: http.Server; address: string }> {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    const body = metrics.render();
+    res.writeHead(200, {
+      'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  return { server, address: await listen(server, parseBind(bindText)) };
 }
 
 export async function startServer(
@@ -71,6 +96,7 @@ export async function startServer(
     scriptName: settings.root_path,
     proxyTrust: parseProxyTrust(settings.forwarded_allow_ips),
     ...(tls === undefined ? {} : { tls }),
+    ...(extras.metrics === undefined ? {} : { metrics: extras.metrics }),
     ...(extras.accessLogSink === undefined
       ? {}
       : { accessLog: { sink: extras.accessLogSink, format: extras.accessLogFormat ?? GUNICORN_FORMAT } }),
@@ -91,6 +117,12 @@ export async function startServer(
     for (const front of fronts) front.server.close();
     throw error;
   }
+
+  const metricsServer =
+    extras.metrics === undefined || extras.metricsBind === undefined
+      ? null
+      : await serveMetrics(extras.metrics, extras.metricsBind);
+  if (metricsServer !== null) addresses.push(`${metricsServer.address}/metrics`);
 
   let stopping: Promise<void> | null = null;
   const shutdown = (graceMs: number): Promise<void> => {
@@ -119,6 +151,8 @@ export async function startServer(
       clearInterval(sweep);
       clearTimeout(timer);
       for (const front of fronts) front.server.closeAllConnections();
+      metricsServer?.server.close();
+      metricsServer?.server.closeAllConnections();
       await Promise.all(closed);
     })();
     return stopping;

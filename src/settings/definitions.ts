@@ -300,6 +300,15 @@ export const SETTINGS = {
     default: '',
     parse: text,
   }),
+  metrics_bind: defineSetting({
+    key: 'metrics_bind',
+    flag: '--metrics-bind',
+    meta: 'ADDRESS',
+    section: 'Logging',
+    doc: 'Serve Prometheus metrics at /metrics on this separate address (HOST:PORT or unix:PATH). Off when empty.',
+    default: '',
+    parse: text,
+  }),
   accesslog: defineSetting({
     key: 'accesslog',
     flag: '--access-logfile',
