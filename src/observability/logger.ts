@@ -53,10 +53,3 @@ export function createLogger(sink: LogSink, level: LogLevel = 'info'): Logger {
     isEnabled: (lvl) => LOG_LEVELS.indexOf(lvl) >= threshold,
   };
 }
-
-/** A logger that keeps its lines, for tests. */
-export function memoryLogger(level: LogLevel = 'debug'): Logger & { lines: string[]; text(): string } {
-  const lines: string[] = [];
-  const logger = createLogger({ write: (t: string) => lines.push(t) }, level);
-  return Object.assign(logger, { lines, text: () => lines.join('') });
-}
