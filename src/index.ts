@@ -3,6 +3,7 @@
 export { main } from './cli/main.js';
 export { checkHeader, checkStatus, HOP_BY_HOP } from './contract/rules.js';
 export type * from './contract/types.js';
+export type { ValidatorOptions, ViolationCode } from './contract/validator.js';
 export { assertClosed, environViolations, validator, WsgiViolation } from './contract/validator.js';
 export { buildEnviron } from './http/environ.js';
 export { InProcessBackend, runApp } from './server/inprocess-backend.js';

@@ -1,7 +1,8 @@
-/** A valid environ for calling apps directly in unit tests. */
-import type { Environ } from '../../src/contract/types.js';
+/** A valid environ, and a minimal server loop, for calling apps directly in unit tests. */
+import type { Environ, HeaderList, WsgiApp } from '../../src/contract/types.js';
 import { BodyReader } from '../../src/server/wsgi-input.js';
 
+/** A valid environ for a GET of `/`; `overrides` replace keys (undefined removes one in effect). */
 export function makeEnviron(overrides: Record<string, unknown> = {}, body?: Uint8Array): Environ {
   const lines: string[] = [];
   return {
@@ -30,23 +31,28 @@ export function makeEnviron(overrides: Record<string, unknown> = {}, body?: Uint
   } as Environ;
 }
 
-/** Calls an app like a server would: collects status, headers and body, and closes the body. */
-export async function callApp(
-  app: import('../../src/contract/types.js').WsgiApp,
-  environ: Environ = makeEnviron(),
-) {
+/**
+ * Calls an app like a server would: collects status, headers and body, and closes the body. Its
+ * start_response re-raises exc_info once a non-empty chunk went out (PEP 3333).
+ */
+export async function callApp(app: WsgiApp, environ: Environ = makeEnviron()) {
   let status = '';
-  let headers: ReadonlyArray<readonly [string, string]> = [];
-  const written: Uint8Array[] = [];
-  const body = await app(environ, (s, h) => {
+  let headers: HeaderList = [];
+  let headersSent = false;
+  const chunks: Uint8Array[] = [];
+  const send = (data: Uint8Array) => {
+    if (data.byteLength > 0) headersSent = true;
+    chunks.push(data);
+  };
+  const body = await app(environ, (s, h, excInfo?) => {
+    if (excInfo !== undefined && excInfo !== null && headersSent) throw excInfo;
     status = s;
     headers = h;
-    return (data) => written.push(data);
+    return send;
   });
-  const chunks = [...written];
   try {
-    if (Symbol.asyncIterator in body) for await (const c of body as AsyncIterable<Uint8Array>) chunks.push(c);
-    else for (const c of body as Iterable<Uint8Array>) chunks.push(c);
+    if (Symbol.asyncIterator in body) for await (const c of body as AsyncIterable<Uint8Array>) send(c);
+    else for (const c of body as Iterable<Uint8Array>) send(c);
   } finally {
     await body.close?.();
   }

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkHeader, checkStatus, HOP_BY_HOP, isContentLength } from '../../../src/contract/rules.js';
+import {
+  checkHeader,
+  checkHeaderName,
+  checkHeaderValue,
+  checkStatus,
+  HOP_BY_HOP,
+  isContentLength,
+} from '../../../src/contract/rules.js';
 
 test('checkStatus accepts "NNN reason" and returns the code', () => {
   assert.equal(checkStatus('200 OK'), 200);
@@ -46,4 +53,13 @@ test('hop-by-hop headers and Content-Length values', () => {
   assert.ok(!HOP_BY_HOP.has('content-length'));
   assert.ok(isContentLength('0') && isContentLength('123'));
   for (const bad of ['', '+1', '-1', '1,1', ' 1', '1 ', '0x10', '1.0']) assert.ok(!isContentLength(bad), bad);
+});
+
+test('checkHeaderName and checkHeaderValue each judge their own half', () => {
+  assert.equal(checkHeaderName('X-Ok'), null);
+  assert.match(String(checkHeaderName('X A')), /invalid header name/);
+  assert.match(String(checkHeaderName(undefined)), /must be a string/);
+  assert.equal(checkHeaderValue('X-Ok', ''), null);
+  assert.match(String(checkHeaderValue('X-Bad', 'a\nb')), /invalid characters/);
+  assert.match(String(checkHeaderValue('X-Bad', null)), /must be a string/);
 });
