@@ -1,150 +1,269 @@
 /**
- * `npm run bench`: nodicorn against the ceiling (bare node:http) and its peers, side by side in one run.
- * Servers are alternated round by round (the order flips every round) so drift hits all alike; each figure
- * is the median of the rounds with min–max beside it. Installs nothing: it says what is missing.
- *
- *   node dist/bench/run.js [--quick] [--rounds N] [--duration S] [--connections N] [--workers N]
- *                          [--only SUBSTRING] [--json FILE]
+ * `npm run bench`: nodicorn against the ceiling (bare node:http) and, where installed, its peers, with the
+ * same wrk settings for every server. Each run gets a fresh server on a free 127.0.0.1 port, a discarded
+ * warm-up, then the measured wrk run; servers alternate within a scenario (A B | B A | A B …, so drift over
+ * time hits all alike) and each figure is the median over rounds, with min–max. Installs nothing.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+
 import { writeFileSync } from 'node:fs';
-import { PYTHON, type Scenario, scenarios, startServer } from './servers.js';
-import { median, runWrk, type WrkOptions, type WrkResult, wrkArgs } from './wrk.js';
+import { constants, cpus, loadavg, release } from 'node:os';
+import {
+  cpuPerRequest,
+  fmt,
+  type Measurement,
+  markdown,
+  type ScenarioSummary,
+  summarizeScenario,
+} from './report.js';
+import {
+  formatCommand,
+  groupCpuTime,
+  killAllServers,
+  missing,
+  type Scenario,
+  type ServerSpec,
+  scenarios,
+  startServer,
+} from './servers.js';
+import { killWrk, requireWrk, runWrk, type WrkOptions, wrkArgs } from './wrk.js';
+
+const USAGE = `usage: node dist/bench/run.js [options]      (npm run bench -- [options])
+
+  --quick              2 rounds of 2 s (instead of 3 of 5 s); other options still apply
+  --rounds N           rounds per scenario (default 3)
+  --duration S         seconds of each measured wrk run (default 5)
+  --warmup S           seconds of the discarded warm-up run before each (default 1; 0: none)
+  --connections N      wrk connections (default 64)
+  --threads N          wrk threads (default 1; the server shares the machine with them)
+  --workers N          worker processes of the Python servers (default 2)
+  --only TEXT          only the scenarios whose name contains TEXT (e.g. --only typescript)
+  --json FILE          write every raw figure, the exact commands and the versions to FILE
+  -h, --help           this text`;
 
 interface Options {
   rounds: number;
   seconds: number;
+  warmup: number;
   connections: number;
+  threads: number;
   workers: number;
   only: string;
   json: string;
+  quick: boolean;
 }
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { rounds: 3, seconds: 5, connections: 64, workers: 2, only: '', json: '' };
+class UsageError extends Error {}
+
+function parseArgs(argv: readonly string[]): Options {
+  const explicit: Partial<Options> = {};
+  let quick = false;
+  const count = (flag: string, text: string, min: number): number => {
+    const n = Number(text.replace(/s$/, ''));
+    if (
+      !Number.isFinite(n) ||
+      n < min ||
+      (flag !== '--duration' && flag !== '--warmup' && !Number.isInteger(n))
+    )
+      throw new UsageError(`${flag}: expected a number ≥ ${min}, got ${JSON.stringify(text)}`);
+    return n;
+  };
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const value = () => argv[++i] ?? '';
-    if (arg === '--quick') Object.assign(options, { rounds: 1, seconds: 3 });
-    else if (arg === '--rounds') options.rounds = Number(value());
-    else if (arg === '--duration') options.seconds = Number(value());
-    else if (arg === '--connections') options.connections = Number(value());
-    else if (arg === '--workers') options.workers = Number(value());
-    else if (arg === '--only') options.only = value();
-    else if (arg === '--json') options.json = value();
-    else throw new Error(`unknown option ${arg}`);
+    const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--quick') quick = true;
+    else if (flag === '-h' || flag === '--help') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (flag === '--rounds') explicit.rounds = count(flag, value(), 1);
+    else if (flag === '--duration') explicit.seconds = count(flag, value(), 1);
+    else if (flag === '--warmup') explicit.warmup = count(flag, value(), 0);
+    else if (flag === '--connections') explicit.connections = count(flag, value(), 1);
+    else if (flag === '--threads') explicit.threads = count(flag, value(), 1);
+    else if (flag === '--workers') explicit.workers = count(flag, value(), 1);
+    else if (flag === '--only') explicit.only = value();
+    else if (flag === '--json') explicit.json = value();
+    else throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
   }
+  const defaults = { rounds: quick ? 2 : 3, seconds: quick ? 2 : 5, warmup: 1 };
+  const options: Options = {
+    ...defaults,
+    connections: 64,
+    threads: 1,
+    workers: 2,
+    only: '',
+    json: '',
+    ...explicit,
+    quick,
+  };
+  if (options.connections < options.threads)
+    throw new UsageError('--connections must be at least --threads (wrk needs one connection per thread)');
   return options;
 }
 
-/** What is missing to run `scenario`, as install hints. */
-function missing(scenario: Scenario): string[] {
-  const problems: string[] = [];
-  if (spawnSync('wrk', ['--version']).error !== undefined) problems.push('wrk (apt-get install -y wrk)');
-  const needs = scenario.servers.some((s) => s.name.startsWith('gunicorn')) ? ['gunicorn'] : [];
-  if (scenario.name.startsWith('Flask')) needs.push('flask');
-  for (const module of needs) {
-    if (spawnSync(PYTHON, ['-c', `import ${module}`]).status !== 0)
-      problems.push(
-        `${module} for ${PYTHON} (apt-get install -y ${module === 'gunicorn' ? 'gunicorn' : `python3-${module}`})`,
-      );
-  }
-  return problems;
-}
-
-function version(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-      .trim()
-      .split('\n')[0]!;
-  } catch (error) {
-    return String((error as { stderr?: string }).stderr ?? error)
-      .trim()
-      .split('\n')[0]!;
+function installCleanup(): void {
+  const cleanup = () => {
+    killWrk();
+    killAllServers();
+  };
+  process.on('exit', cleanup);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      console.error(`\n${signal}: stopping every server and wrk`);
+      cleanup();
+      process.exit(128 + constants.signals[signal]);
+    });
   }
 }
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const log = (line: string) => console.error(line);
 
-async function main(): Promise<void> {
+/** Runs one scenario: `rounds` rounds, the server order reversed every other round. */
+async function runScenario(
+  scenario: Scenario,
+  options: Options,
+  wrk: WrkOptions,
+  measurements: Measurement[],
+): Promise<void> {
+  const servers: readonly ServerSpec[] = scenario.servers;
+  for (let round = 1; round <= options.rounds; round++) {
+    const order = round % 2 === 1 ? servers : [...servers].reverse();
+    for (const spec of order) {
+      const server = await startServer(spec, scenario);
+      try {
+        const warmup =
+          options.warmup > 0 ? await runWrk(server.url, { ...wrk, seconds: options.warmup }) : undefined;
+        const before = groupCpuTime(server.pid);
+        const run = await runWrk(server.url, wrk);
+        const after = groupCpuTime(server.pid);
+        measurements.push({
+          scenario: scenario.name,
+          server: spec.name,
+          round,
+          sequence: measurements.length + 1,
+          serverCommand: formatCommand(server.command),
+          cwd: server.command.cwd,
+          ...(warmup === undefined ? {} : { warmup }),
+          run,
+          serverCpu: { user: after.user - before.user, system: after.system - before.system },
+        });
+        const r = run.result;
+        log(
+          `  round ${round}/${options.rounds} ${spec.name}: ${fmt(r.requestsPerSec)} req/s, ` +
+            `p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, errors ${r.errors}, ` +
+            `server CPU ${fmt(cpuPerRequest(measurements.at(-1)!), 1)} µs/req`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+}
+
+async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
-  const wrk: WrkOptions = { connections: options.connections, seconds: options.seconds };
-  const selected = scenarios(options.workers).filter((s) =>
-    s.name.toLowerCase().includes(options.only.toLowerCase()),
-  );
-  const raw: Array<{ scenario: string; server: string; round: number; command: string; result: WrkResult }> =
-    [];
-  const lines: string[] = [
-    `${options.rounds} round(s) × ${options.seconds} s, wrk ${wrkArgs('URL', wrk).slice(0, 3).join(' ')}, ${options.workers} workers, servers alternated`,
-    '',
-    '| scenario | server | req/s median (min–max) | p50 ms | p99 ms | errors | nodicorn ÷ this |',
-    '|---|---|---|---|---|---|---|',
-  ];
-  const ratios: string[] = [];
+  installCleanup();
+  const startLoad = loadavg()[0]!;
+  const wrkVersion = await requireWrk();
+  const wrk: WrkOptions = {
+    threads: options.threads,
+    connections: options.connections,
+    seconds: options.seconds,
+  };
+
+  const all = scenarios({ workers: options.workers });
+  const selected = all.filter((s) => s.name.toLowerCase().includes(options.only.toLowerCase()));
+  if (selected.length === 0)
+    throw new UsageError(
+      `--only ${options.only}: no scenario matches (${all.map((s) => s.name).join(', ')})`,
+    );
+
+  const measurements: Measurement[] = [];
+  const summaries: ScenarioSummary[] = [];
+  const skipped: Array<{ scenario: string; missing: string[] }> = [];
+  const failed: Array<{ scenario: string; error: string }> = [];
   for (const scenario of selected) {
     const lacking = missing(scenario);
     if (lacking.length > 0) {
-      console.error(
-        `skipping "${scenario.name}": missing ${lacking.join(', ')} (or run scripts/install-system-deps.sh bench)`,
-      );
+      const needs = lacking.map((r) => `${r.what} (${r.install})`);
+      skipped.push({ scenario: scenario.name, missing: needs });
+      log(`skipping "${scenario.name}": needs ${needs.join(', ')}`);
       continue;
     }
-    const results = new Map<string, WrkResult[]>(scenario.servers.map((s) => [s.name, []]));
-    for (let round = 1; round <= options.rounds; round++) {
-      const order = round % 2 === 1 ? scenario.servers : [...scenario.servers].reverse();
-      for (const spec of order) {
-        const server = await startServer(spec, scenario.path, scenario.expect);
-        try {
-          await runWrk(server.url, { ...wrk, seconds: 1 }); // warm-up, discarded
-          const result = await runWrk(server.url, wrk);
-          results.get(spec.name)!.push(result);
-          const { cmd, args } = spec.command(0);
-          raw.push({
-            scenario: scenario.name,
-            server: spec.name,
-            round,
-            command: [cmd, ...args].join(' '),
-            result,
-          });
-          console.error(
-            `${scenario.name} / ${spec.name} round ${round}: ${fmt(result.requestsPerSec)} req/s`,
-          );
-        } finally {
-          await server.stop();
-        }
-      }
-    }
-    const base = median(results.get(scenario.servers[0]!.name)!.map((r) => r.requestsPerSec));
-    for (const spec of scenario.servers) {
-      const rs = results.get(spec.name)!;
-      const rps = rs.map((r) => r.requestsPerSec);
-      const ratio = base / median(rps);
-      lines.push(
-        `| ${scenario.name} | ${spec.name} | ${fmt(median(rps))} (${fmt(Math.min(...rps))}–${fmt(Math.max(...rps))}) | ` +
-          `${fmt(median(rs.map((r) => r.p50)), 2)} | ${fmt(median(rs.map((r) => r.p99)), 2)} | ${rs.reduce((s, r) => s + r.errors, 0)} | ` +
-          `${spec === scenario.servers[0] ? '1.00' : fmt(ratio, 2)} |`,
+    log(`${scenario.name}: ${scenario.servers.map((s) => s.name).join(' vs ')}`);
+    try {
+      await runScenario(scenario, options, wrk, measurements);
+      summaries.push(
+        summarizeScenario(
+          scenario.name,
+          scenario.servers.map((s) => s.name),
+          measurements,
+        ),
       );
-      if (spec !== scenario.servers[0])
-        ratios.push(`${scenario.name}: ${scenario.servers[0]!.name} / ${spec.name} = ${fmt(ratio, 2)}`);
+    } catch (error) {
+      failed.push({ scenario: scenario.name, error: (error as Error).message });
+      log(`"${scenario.name}" failed: ${(error as Error).message}`);
     }
   }
-  console.log(`${lines.join('\n')}\n\n${ratios.join('\n')}`);
-  if (options.json !== '') {
-    const versions = {
-      node: process.version,
-      wrk: version('wrk', ['--version']),
-      python: version(PYTHON, ['--version']),
-      gunicorn: version(PYTHON, ['-m', 'gunicorn', '--version']),
-    };
-    writeFileSync(
-      options.json,
-      `${JSON.stringify({ date: new Date().toISOString(), options, versions, raw }, null, 2)}\n`,
+
+  const cpu = cpus();
+  const preamble = [
+    `${options.rounds} round(s) per scenario, servers alternated (A B | B A | …), a fresh server per run;`,
+    `each run: ${options.warmup > 0 ? `a ${options.warmup} s warm-up (discarded), then ` : ''}` +
+      `\`wrk ${wrkArgs('URL', wrk).join(' ')}\`; 127.0.0.1 only.`,
+    `node ${process.version}, ${wrkVersion}, ${cpu.length} CPU(s) (${cpu[0]?.model ?? 'unknown'}), ` +
+      `load average at start ${startLoad.toFixed(2)}`,
+  ];
+  if (startLoad > cpu.length / 2)
+    preamble.push(
+      `Note: the machine was busy when the bench started (load ${startLoad.toFixed(2)} on ${cpu.length} CPUs): ` +
+        'req/s is noisy; server CPU per request is the steadier figure.',
     );
+  if (summaries.length > 0) console.log(markdown(preamble, summaries));
+
+  if (options.json !== '') {
+    const ran = new Set(summaries.map((s) => s.scenario));
+    const versions: Record<string, string> = { node: process.version, wrk: wrkVersion };
+    for (const scenario of selected.filter((s) => ran.has(s.name)))
+      for (const spec of scenario.servers) versions[spec.name] = spec.version();
+    const document = {
+      date: new Date().toISOString(),
+      host: {
+        platform: process.platform,
+        release: release(),
+        arch: process.arch,
+        cpus: cpu.length,
+        cpuModel: cpu[0]?.model,
+        loadavg: loadavg(),
+      },
+      versions,
+      options,
+      wrkArgs: wrkArgs('URL', wrk),
+      command: [process.execPath, ...process.argv.slice(1)].join(' '),
+      summaries,
+      skipped,
+      failed,
+      measurements,
+    };
+    writeFileSync(options.json, `${JSON.stringify(document, null, 2)}\n`);
+    log(`wrote ${options.json}`);
   }
+  if (failed.length > 0) return 1;
+  if (summaries.length === 0) {
+    log('no scenario ran');
+    return 1;
+  }
+  return 0;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    if (error instanceof UsageError) console.error(`\n${USAGE}`);
+    process.exit(error instanceof UsageError ? 2 : 1);
+  },
+);
