@@ -1,6 +1,7 @@
-/** Turning measured rounds into the Markdown table, the ratio lines and the --json document. */
+/** Turning measured rounds into summaries, the Markdown report and the headline ratios. */
 
-import type { CpuTime } from './servers.js';
+import type { CpuTime } from './processes.js';
+import type { Role } from './servers.js';
 import { type Summary, summarize } from './stats.js';
 import type { WrkRun, WrkSocketErrors } from './wrk.js';
 
@@ -19,6 +20,10 @@ export interface Measurement {
   readonly run: WrkRun;
   /** CPU seconds the server's processes used during `run` (NaN where /proc is missing). */
   readonly serverCpu: CpuTime;
+  /** The most resident memory the server's processes held together during `run`, in bytes. */
+  readonly peakRss?: number;
+  /** Slow clients the server closed during the run (slow-client scenarios). */
+  readonly slowClientsClosed?: number;
 }
 
 /** Server CPU microseconds (user + system) per completed request of a measurement. */
@@ -29,20 +34,25 @@ export const cpuPerRequest = (m: Measurement): number =>
 
 export interface ServerSummary {
   readonly server: string;
+  readonly role: Role;
   readonly rounds: number;
   readonly requestsPerSec: Summary;
   readonly p50: Summary;
   readonly p99: Summary;
   /** Server CPU µs per request (user + system). */
   readonly cpuPerRequest: Summary;
+  /** Peak resident memory in MiB. */
+  readonly peakRssMiB: Summary;
   readonly non2xx: number;
   readonly socketErrors: WrkSocketErrors;
+  readonly slowClientsClosed: number;
 }
 
 export interface RatioSummary {
   readonly scenario: string;
   readonly numerator: string;
   readonly denominator: string;
+  readonly denominatorRole: Role;
   /** Median req/s of the numerator over median req/s of the denominator. */
   readonly ratio: number;
   /** The ratio within each round (the two ran back to back), summarized. */
@@ -51,29 +61,46 @@ export interface RatioSummary {
   readonly cpuRatio: number;
 }
 
+/** Under slow clients: each server's req/s as a share of its own req/s without them, in the same run. */
+export interface KeptSummary {
+  readonly server: string;
+  readonly kept: number;
+}
+
 export interface ScenarioSummary {
   readonly scenario: string;
   readonly servers: readonly ServerSummary[];
   readonly ratios: readonly RatioSummary[];
+  readonly comparedWith?: string;
+  readonly kept?: readonly KeptSummary[];
+}
+
+export interface ScenarioServers {
+  readonly name: string;
+  readonly servers: ReadonlyArray<{ readonly name: string; readonly role: Role }>;
+  readonly comparedWith?: string;
 }
 
 export function summarizeScenario(
-  scenario: string,
-  servers: readonly string[],
+  scenario: ScenarioServers,
   measurements: readonly Measurement[],
+  earlier: readonly ScenarioSummary[] = [],
 ): ScenarioSummary {
-  const of = (server: string) => measurements.filter((m) => m.scenario === scenario && m.server === server);
-  const summaries = servers.map((server): ServerSummary => {
-    const measured = of(server);
+  const of = (server: string) =>
+    measurements.filter((m) => m.scenario === scenario.name && m.server === server);
+  const summaries = scenario.servers.map(({ name, role }): ServerSummary => {
+    const measured = of(name);
     const runs = measured.map((m) => m.run.result);
     const socket = (k: keyof WrkSocketErrors) => runs.reduce((sum, r) => sum + r.socketErrors[k], 0);
     return {
-      server,
+      server: name,
+      role,
       rounds: runs.length,
       requestsPerSec: summarize(runs.map((r) => r.requestsPerSec)),
       p50: summarize(runs.map((r) => r.p50)),
       p99: summarize(runs.map((r) => r.p99)),
       cpuPerRequest: summarize(measured.map(cpuPerRequest)),
+      peakRssMiB: summarize(measured.map((m) => (m.peakRss ?? Number.NaN) / 2 ** 20)),
       non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
       socketErrors: {
         connect: socket('connect'),
@@ -81,12 +108,29 @@ export function summarizeScenario(
         write: socket('write'),
         timeout: socket('timeout'),
       },
+      slowClientsClosed: measured.reduce((sum, m) => sum + (m.slowClientsClosed ?? 0), 0),
     };
   });
   const [first, ...others] = summaries;
   const ratios =
-    first === undefined ? [] : others.map((other) => ratioOf(scenario, first, other, measurements));
-  return { scenario, servers: summaries, ratios };
+    first === undefined ? [] : others.map((other) => ratioOf(scenario.name, first, other, measurements));
+  const base = earlier.find((s) => s.scenario === scenario.comparedWith);
+  const kept =
+    base === undefined
+      ? undefined
+      : summaries.flatMap((s) => {
+          const normal = base.servers.find((b) => b.server === s.server);
+          return normal === undefined
+            ? []
+            : [{ server: s.server, kept: s.requestsPerSec.median / normal.requestsPerSec.median }];
+        });
+  return {
+    scenario: scenario.name,
+    servers: summaries,
+    ratios,
+    ...(scenario.comparedWith === undefined ? {} : { comparedWith: scenario.comparedWith }),
+    ...(kept === undefined ? {} : { kept }),
+  };
 }
 
 function ratioOf(
@@ -108,6 +152,7 @@ function ratioOf(
     scenario,
     numerator: numerator.server,
     denominator: denominator.server,
+    denominatorRole: denominator.role,
     ratio: numerator.requestsPerSec.median / denominator.requestsPerSec.median,
     perRound: summarize(perRound),
     cpuRatio: numerator.cpuPerRequest.median / denominator.cpuPerRequest.median,
@@ -115,46 +160,89 @@ function ratioOf(
 }
 
 export const fmt = (n: number, digits = 0): string =>
-  Number.isNaN(n)
+  !Number.isFinite(n)
     ? '–'
     : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 const range = (s: Summary, digits = 0) =>
   s.n <= 1 ? fmt(s.median, digits) : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 
-function socketCell(e: WrkSocketErrors): string {
+function errorsCell(s: ServerSummary): string {
+  const e = s.socketErrors;
   const parts = (Object.keys(e) as Array<keyof WrkSocketErrors>).filter((k) => e[k] > 0);
-  const total = parts.reduce((sum, k) => sum + e[k], 0);
-  return total === 0 ? '0' : `${total} (${parts.map((k) => `${k} ${e[k]}`).join(', ')})`;
+  const all = parts.map((k) => `${k} ${e[k]}`);
+  if (s.non2xx > 0) all.unshift(`non-2xx ${s.non2xx}`);
+  return all.length === 0 ? '0' : all.join(', ');
 }
 
 /**
- * `nodicorn (TS hello) / bare node:http: 0.93 (per round 0.91–0.95); server CPU per request ×1.06`: the
- * req/s ratio of the medians, its spread over rounds, and how much more CPU each request cost.
+ * `nodicorn -w 2 / gunicorn sync -w 2: 1.64 (per round 1.60–1.70); server CPU per request ×0.80`: the
+ * req/s ratio of the medians, its spread over rounds, and how much CPU each request cost in comparison.
  */
 export function ratioLine(r: RatioSummary): string {
   const spread = r.perRound.n > 1 ? ` (per round ${fmt(r.perRound.min, 2)}–${fmt(r.perRound.max, 2)})` : '';
-  const cpu = Number.isNaN(r.cpuRatio) ? '' : `; server CPU per request ×${fmt(r.cpuRatio, 2)}`;
+  const cpu = Number.isFinite(r.cpuRatio) ? `; server CPU per request ×${fmt(r.cpuRatio, 2)}` : '';
   return `${r.numerator} / ${r.denominator}: ${fmt(r.ratio, 2)}${spread}${cpu}`;
 }
 
-/** The Markdown table (one row per server, medians over rounds with min–max) and the ratio lines. */
-export function markdown(preamble: readonly string[], scenarios: readonly ScenarioSummary[]): string {
+/** One table per scenario: a row per server, medians over rounds with min–max, nodicorn's ratio to it. */
+export function scenarioTable(s: ScenarioSummary): string {
   const lines = [
-    ...preamble,
+    `### ${s.scenario}`,
     '',
-    '| scenario | server | req/s median (min–max) | p50 ms | p99 ms | server CPU µs/req | non-2xx | socket errors | nodicorn ÷ this |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
+    '| server | req/s (min–max) | p50 ms | p99 ms | errors | server CPU µs/req | peak RSS MiB | nodicorn ÷ this |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const [i, server] of s.servers.entries()) {
+    const ratio = i === 0 ? '1.00' : fmt(s.ratios[i - 1]?.ratio ?? Number.NaN, 2);
+    lines.push(
+      `| ${server.server} | ${range(server.requestsPerSec)} | ${fmt(server.p50.median, 2)} | ` +
+        `${fmt(server.p99.median, 2)} | ${errorsCell(server)} | ${fmt(server.cpuPerRequest.median, 1)} | ` +
+        `${fmt(server.peakRssMiB.median, 0)} | ${ratio} |`,
+    );
+  }
+  if (s.kept !== undefined) {
+    lines.push(
+      '',
+      `Throughput kept under slow clients (req/s here ÷ req/s in "${s.comparedWith}"): ` +
+        s.kept.map((k) => `${k.server} ${fmt(k.kept * 100, 0)} %`).join(', '),
+    );
+    const closed = s.servers.filter((x) => x.slowClientsClosed > 0);
+    if (closed.length > 0)
+      lines.push(
+        `Slow clients closed by the server (and reopened): ${closed.map((x) => `${x.server} ${x.slowClientsClosed}`).join(', ')}`,
+      );
+  }
+  return lines.join('\n');
+}
+
+const byRole = (s: ScenarioSummary, role: Role) => s.ratios.find((r) => r.denominatorRole === role);
+
+/** The headline: per scenario, nodicorn against Gunicorn sync, against uWSGI and against the ceiling. */
+export function headlineTable(scenarios: readonly ScenarioSummary[]): string {
+  const lines = [
+    '| scenario | nodicorn req/s | ÷ Gunicorn sync | ÷ uWSGI | ÷ bare node:http (ceiling) | kept under slow clients |',
+    '|---|--:|--:|--:|--:|--:|',
   ];
   for (const s of scenarios) {
-    for (const [i, server] of s.servers.entries()) {
-      const ratio = i === 0 ? '1.00' : fmt(s.ratios[i - 1]?.ratio ?? Number.NaN, 2);
-      lines.push(
-        `| ${s.scenario} | ${server.server} | ${range(server.requestsPerSec)} | ${fmt(server.p50.median, 2)} | ` +
-          `${fmt(server.p99.median, 2)} | ${fmt(server.cpuPerRequest.median, 1)} | ${server.non2xx} | ${socketCell(server.socketErrors)} | ${ratio} |`,
-      );
-    }
+    const uwsgi = s.ratios.find((r) => r.denominator.startsWith('uwsgi'));
+    const kept = s.kept?.find((k) => k.server === s.servers[0]?.server);
+    lines.push(
+      `| ${s.scenario} | ${fmt(s.servers[0]?.requestsPerSec.median ?? Number.NaN)} | ` +
+        `${fmt(byRole(s, 'baseline')?.ratio ?? Number.NaN, 2)} | ${fmt(uwsgi?.ratio ?? Number.NaN, 2)} | ` +
+        `${fmt(byRole(s, 'ceiling')?.ratio ?? Number.NaN, 2)} | ${kept === undefined ? '' : `${fmt(kept.kept * 100, 0)} %`} |`,
+    );
   }
-  const ratios = scenarios.flatMap((s) => s.ratios.map(ratioLine));
-  return `${lines.join('\n')}\n\n${ratios.join('\n')}`;
+  return lines.join('\n');
+}
+
+/** The whole report: preamble, headline ratios, a table per scenario, every ratio line. */
+export function markdown(preamble: readonly string[], scenarios: readonly ScenarioSummary[]): string {
+  return [
+    preamble.join('\n'),
+    headlineTable(scenarios),
+    ...scenarios.map(scenarioTable),
+    '### Every ratio, with its spread over rounds',
+    scenarios.flatMap((s) => s.ratios.map((r) => `- ${s.scenario}: ${ratioLine(r)}`)).join('\n'),
+  ].join('\n\n');
 }

@@ -1,12 +1,26 @@
 /**
- * `npm run bench`: nodicorn against the ceiling (bare node:http) and, where installed, its peers, with the
- * same wrk settings for every server. Each run gets a fresh server on a free 127.0.0.1 port, a discarded
- * warm-up, then the measured wrk run; servers alternate within a scenario (A B | B A | A B …, so drift over
- * time hits all alike) and each figure is the median over rounds, with min–max. Installs nothing.
+ * `npm run bench`: nodicorn against Gunicorn (sync, gthread), uWSGI, Waitress and the ceiling (bare
+ * node:http), same app file, same worker and thread counts, same wrk load, for every scenario. Each run
+ * gets a fresh server on a free 127.0.0.1 port, its answer is checked, a warm-up is discarded, then wrk
+ * measures while /proc gives the server's CPU time and peak memory. Servers alternate within a scenario
+ * (A B C | C B A | …) so drift hits all alike; figures are medians over rounds with min–max. Installs
+ * nothing: it says what is missing and how to install it.
  */
 
-import { writeFileSync } from 'node:fs';
-import { constants, cpus, loadavg, release } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, cpus, loadavg, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ratioChart } from './chart.js';
+import {
+  type BenchRequest,
+  formatCommand,
+  groupCpuTime,
+  killAllServers,
+  type Started,
+  send,
+  startProcess,
+  watchPeakRss,
+} from './processes.js';
 import {
   cpuPerRequest,
   fmt,
@@ -15,29 +29,25 @@ import {
   type ScenarioSummary,
   summarizeScenario,
 } from './report.js';
-import {
-  formatCommand,
-  groupCpuTime,
-  killAllServers,
-  missing,
-  type Scenario,
-  type ServerSpec,
-  scenarios,
-  startServer,
-} from './servers.js';
-import { killWrk, requireWrk, runWrk, type WrkOptions, wrkArgs } from './wrk.js';
+import { type Scenario, scenarios } from './scenarios.js';
+import { type Requirement, repo, type ServerSpec } from './servers.js';
+import { type SlowClients, startSlowClients } from './slow-clients.js';
+import { killWrk, luaScript, requireWrk, runWrk, type WrkOptions, wrkArgs } from './wrk.js';
 
-const USAGE = `usage: node dist/bench/run.js [options]      (npm run bench -- [options])
+const USAGE = `usage: npm run bench -- [options]      (or node dist/bench/run.js [options])
 
-  --quick              2 rounds of 2 s (instead of 3 of 5 s); other options still apply
-  --rounds N           rounds per scenario (default 3)
-  --duration S         seconds of each measured wrk run (default 5)
-  --warmup S           seconds of the discarded warm-up run before each (default 1; 0: none)
+  --quick              1 round of 1 s (instead of 3 rounds of 3 s), each after a 1 s warm-up
+  --rounds N           rounds per scenario
+  --duration S         whole seconds of each measured wrk run
+  --warmup S           whole seconds of the discarded warm-up run before each (0: none)
   --connections N      wrk connections (default 64)
-  --threads N          wrk threads (default 1; the server shares the machine with them)
+  --wrk-threads N      wrk threads (default 1; the servers share the machine with it)
   --workers N          worker processes of the Python servers (default 2)
-  --only TEXT          only the scenarios whose name contains TEXT (e.g. --only typescript)
-  --json FILE          write every raw figure, the exact commands and the versions to FILE
+  --threads N          threads per worker (default 1; Waitress gets workers × threads)
+  --only TEXT          only the scenarios whose name contains TEXT (repeatable)
+  --server TEXT        only the servers whose name contains TEXT (repeatable; nodicorn always runs)
+  --cpu-prof DIR       run nodicorn under node --cpu-prof, profiles into DIR (for flame graphs)
+  --out DIR            where results.md, results.json and ratios.svg go (default bench/results)
   -h, --help           this text`;
 
 interface Options {
@@ -45,26 +55,28 @@ interface Options {
   seconds: number;
   warmup: number;
   connections: number;
-  threads: number;
+  wrkThreads: number;
   workers: number;
-  only: string;
-  json: string;
+  threads: number;
+  only: string[];
+  server: string[];
+  cpuProf: string;
+  out: string;
   quick: boolean;
 }
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-function parseArgs(argv: readonly string[]): Options {
+export function parseArgs(argv: readonly string[]): Options {
   const explicit: Partial<Options> = {};
+  const only: string[] = [];
+  const server: string[] = [];
   let quick = false;
+  // wrk takes whole seconds only
   const count = (flag: string, text: string, min: number): number => {
     const n = Number(text.replace(/s$/, ''));
-    if (
-      !Number.isFinite(n) ||
-      n < min ||
-      (flag !== '--duration' && flag !== '--warmup' && !Number.isInteger(n))
-    )
-      throw new UsageError(`${flag}: expected a number ≥ ${min}, got ${JSON.stringify(text)}`);
+    if (!Number.isInteger(n) || n < min)
+      throw new UsageError(`${flag}: expected a whole number ≥ ${min}, got ${JSON.stringify(text)}`);
     return n;
   };
   for (let i = 0; i < argv.length; i++) {
@@ -75,39 +87,147 @@ function parseArgs(argv: readonly string[]): Options {
       return v;
     };
     if (flag === '--quick') quick = true;
-    else if (flag === '-h' || flag === '--help') {
-      console.log(USAGE);
-      process.exit(0);
-    } else if (flag === '--rounds') explicit.rounds = count(flag, value(), 1);
+    else if (flag === '-h' || flag === '--help') throw new UsageError('');
+    else if (flag === '--rounds') explicit.rounds = count(flag, value(), 1);
     else if (flag === '--duration') explicit.seconds = count(flag, value(), 1);
     else if (flag === '--warmup') explicit.warmup = count(flag, value(), 0);
     else if (flag === '--connections') explicit.connections = count(flag, value(), 1);
-    else if (flag === '--threads') explicit.threads = count(flag, value(), 1);
+    else if (flag === '--wrk-threads') explicit.wrkThreads = count(flag, value(), 1);
     else if (flag === '--workers') explicit.workers = count(flag, value(), 1);
-    else if (flag === '--only') explicit.only = value();
-    else if (flag === '--json') explicit.json = value();
+    else if (flag === '--threads') explicit.threads = count(flag, value(), 1);
+    else if (flag === '--only') only.push(value().toLowerCase());
+    else if (flag === '--server') server.push(value().toLowerCase());
+    else if (flag === '--cpu-prof') explicit.cpuProf = resolve(value());
+    else if (flag === '--out') explicit.out = resolve(value());
     else throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
   }
-  const defaults = { rounds: quick ? 2 : 3, seconds: quick ? 2 : 5, warmup: 1 };
   const options: Options = {
-    ...defaults,
+    rounds: quick ? 1 : 3,
+    seconds: quick ? 1 : 3,
+    warmup: 1,
     connections: 64,
-    threads: 1,
+    wrkThreads: 1,
     workers: 2,
-    only: '',
-    json: '',
+    threads: 1,
+    cpuProf: '',
+    out: join(repo, 'bench', 'results'),
     ...explicit,
+    only,
+    server,
     quick,
   };
-  if (options.connections < options.threads)
-    throw new UsageError('--connections must be at least --threads (wrk needs one connection per thread)');
+  if (options.connections < options.wrkThreads)
+    throw new UsageError(
+      '--connections must be at least --wrk-threads (wrk needs one connection per thread)',
+    );
   return options;
 }
 
-function installCleanup(): void {
+const log = (line: string) => console.error(line);
+
+/** Every scenario --only selects, with the servers --server selects (nodicorn always stays). */
+export function select(all: readonly Scenario[], options: Pick<Options, 'only' | 'server'>): Scenario[] {
+  const picked = all.filter(
+    (s) => options.only.length === 0 || options.only.some((o) => s.name.toLowerCase().includes(o)),
+  );
+  return picked.map((s) => {
+    const [first, ...rest] = s.servers;
+    const kept = rest.filter(
+      (spec) =>
+        options.server.length === 0 || options.server.some((o) => spec.name.toLowerCase().includes(o)),
+    );
+    return { ...s, servers: [first, ...kept] };
+  });
+}
+
+/** What is missing to run `scenario`, once per requirement. */
+function missing(scenario: Scenario): Requirement[] {
+  const unique = new Map(scenario.servers.flatMap((s) => s.needs).map((r) => [r.what, r]));
+  return [...unique.values()].filter((r) => !r.present());
+}
+
+/** Starts `spec` and proves it answers the scenario's request correctly before anything is measured. */
+export function startChecked(spec: ServerSpec, scenario: Scenario, cpuProf = ''): Promise<Started> {
+  const command = (port: number) => {
+    const c = spec.command(port);
+    return cpuProf !== '' && spec.role === 'nodicorn'
+      ? { ...c, args: ['--cpu-prof', '--cpu-prof-dir', cpuProf, ...c.args] }
+      : c;
+  };
+  return startProcess(spec.name, command, async (port) => {
+    const answer = await send(port, scenario.request);
+    const wrong = scenario.check(answer);
+    if (wrong !== null)
+      throw new Error(`wrong answer to ${scenario.request.method} ${scenario.request.path}: ${wrong}`);
+  });
+}
+
+function wrkFor(request: BenchRequest, base: WrkOptions, scripts: string): WrkOptions {
+  const script = luaScript(request.method, request.body);
+  const headers = Object.entries(request.headers ?? {}).map(([k, v]) => `${k}: ${v}`);
+  if (script === null) return { ...base, headers };
+  const file = join(scripts, `${request.method}-${request.path.replace(/\W/g, '_')}.lua`);
+  writeFileSync(file, script);
+  return { ...base, headers, script: file };
+}
+
+/** Runs one scenario: `rounds` rounds, the server order reversed every other round. */
+async function runScenario(
+  scenario: Scenario,
+  options: Options,
+  wrk: WrkOptions,
+  measurements: Measurement[],
+): Promise<void> {
+  for (let round = 1; round <= options.rounds; round++) {
+    const order = round % 2 === 1 ? scenario.servers : [...scenario.servers].reverse();
+    for (const spec of order) {
+      const server = await startChecked(spec, scenario, options.cpuProf);
+      const url = `http://127.0.0.1:${server.port}${scenario.request.path}`;
+      let slow: SlowClients | undefined;
+      try {
+        if (scenario.slowClients !== undefined) slow = startSlowClients(server.port, scenario.slowClients);
+        const warmup =
+          options.warmup > 0 ? await runWrk(url, { ...wrk, seconds: options.warmup }) : undefined;
+        const rss = watchPeakRss(server.pid);
+        const before = groupCpuTime(server.pid);
+        const run = await runWrk(url, wrk);
+        const after = groupCpuTime(server.pid);
+        const peakRss = rss.stop();
+        const closed = slow?.stop().closedByServer;
+        slow = undefined;
+        const measurement: Measurement = {
+          scenario: scenario.name,
+          server: spec.name,
+          round,
+          sequence: measurements.length + 1,
+          serverCommand: formatCommand(server.command),
+          cwd: server.command.cwd,
+          ...(warmup === undefined ? {} : { warmup }),
+          run,
+          serverCpu: { user: after.user - before.user, system: after.system - before.system },
+          peakRss,
+          ...(closed === undefined ? {} : { slowClientsClosed: closed }),
+        };
+        measurements.push(measurement);
+        const r = run.result;
+        log(
+          `  round ${round}/${options.rounds} ${spec.name}: ${fmt(r.requestsPerSec)} req/s, ` +
+            `p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, errors ${r.errors}, ` +
+            `CPU ${fmt(cpuPerRequest(measurement), 1)} µs/req, RSS ${fmt(peakRss / 2 ** 20)} MiB`,
+        );
+      } finally {
+        slow?.stop();
+        await server.stop();
+      }
+    }
+  }
+}
+
+function installCleanup(scripts: string): void {
   const cleanup = () => {
     killWrk();
     killAllServers();
+    rmSync(scripts, { recursive: true, force: true });
   };
   process.on('exit', cleanup);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -119,68 +239,27 @@ function installCleanup(): void {
   }
 }
 
-const log = (line: string) => console.error(line);
-
-/** Runs one scenario: `rounds` rounds, the server order reversed every other round. */
-async function runScenario(
-  scenario: Scenario,
-  options: Options,
-  wrk: WrkOptions,
-  measurements: Measurement[],
-): Promise<void> {
-  const servers: readonly ServerSpec[] = scenario.servers;
-  for (let round = 1; round <= options.rounds; round++) {
-    const order = round % 2 === 1 ? servers : [...servers].reverse();
-    for (const spec of order) {
-      const server = await startServer(spec, scenario);
-      try {
-        const warmup =
-          options.warmup > 0 ? await runWrk(server.url, { ...wrk, seconds: options.warmup }) : undefined;
-        const before = groupCpuTime(server.pid);
-        const run = await runWrk(server.url, wrk);
-        const after = groupCpuTime(server.pid);
-        measurements.push({
-          scenario: scenario.name,
-          server: spec.name,
-          round,
-          sequence: measurements.length + 1,
-          serverCommand: formatCommand(server.command),
-          cwd: server.command.cwd,
-          ...(warmup === undefined ? {} : { warmup }),
-          run,
-          serverCpu: { user: after.user - before.user, system: after.system - before.system },
-        });
-        const r = run.result;
-        log(
-          `  round ${round}/${options.rounds} ${spec.name}: ${fmt(r.requestsPerSec)} req/s, ` +
-            `p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, errors ${r.errors}, ` +
-            `server CPU ${fmt(cpuPerRequest(measurements.at(-1)!), 1)} µs/req`,
-        );
-      } finally {
-        await server.stop();
-      }
-    }
-  }
-}
-
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
-  installCleanup();
+  const scripts = mkdtempSync(join(tmpdir(), 'nodicorn-bench-'));
+  installCleanup(scripts);
   const startLoad = loadavg()[0]!;
   const wrkVersion = await requireWrk();
   const wrk: WrkOptions = {
-    threads: options.threads,
+    threads: options.wrkThreads,
     connections: options.connections,
     seconds: options.seconds,
   };
+  if (options.cpuProf !== '') mkdirSync(options.cpuProf, { recursive: true });
 
-  const all = scenarios({ workers: options.workers });
-  const selected = all.filter((s) => s.name.toLowerCase().includes(options.only.toLowerCase()));
+  const all = scenarios({ workers: options.workers, threads: options.threads });
+  const selected = select(all, options);
   if (selected.length === 0)
     throw new UsageError(
-      `--only ${options.only}: no scenario matches (${all.map((s) => s.name).join(', ')})`,
+      `--only ${options.only.join(', ')}: no scenario matches (${all.map((s) => s.name).join(', ')})`,
     );
 
+  const started = Date.now();
   const measurements: Measurement[] = [];
   const summaries: ScenarioSummary[] = [];
   const skipped: Array<{ scenario: string; missing: string[] }> = [];
@@ -190,17 +269,23 @@ async function main(): Promise<number> {
     if (lacking.length > 0) {
       const needs = lacking.map((r) => `${r.what} (${r.install})`);
       skipped.push({ scenario: scenario.name, missing: needs });
-      log(`skipping "${scenario.name}": needs ${needs.join(', ')}`);
+      log(
+        `skipping "${scenario.name}": needs ${needs.join(', ')}; scripts/install-system-deps.sh bench installs them all`,
+      );
       continue;
     }
-    log(`${scenario.name}: ${scenario.servers.map((s) => s.name).join(' vs ')}`);
+    log(`${scenario.name}: ${scenario.servers.map((s) => s.name).join(' | ')}`);
     try {
-      await runScenario(scenario, options, wrk, measurements);
+      await runScenario(scenario, options, wrkFor(scenario.request, wrk, scripts), measurements);
       summaries.push(
         summarizeScenario(
-          scenario.name,
-          scenario.servers.map((s) => s.name),
+          {
+            name: scenario.name,
+            servers: scenario.servers,
+            ...(scenario.comparedWith === undefined ? {} : { comparedWith: scenario.comparedWith }),
+          },
           measurements,
+          summaries,
         ),
       );
     } catch (error) {
@@ -210,47 +295,58 @@ async function main(): Promise<number> {
   }
 
   const cpu = cpus();
+  const elapsed = (Date.now() - started) / 1000;
   const preamble = [
-    `${options.rounds} round(s) per scenario, servers alternated (A B | B A | …), a fresh server per run;`,
-    `each run: ${options.warmup > 0 ? `a ${options.warmup} s warm-up (discarded), then ` : ''}` +
-      `\`wrk ${wrkArgs('URL', wrk).join(' ')}\`; 127.0.0.1 only.`,
+    `${options.rounds} round(s) per scenario, servers alternated (A B C | C B A | …), a fresh server per run, ` +
+      `${options.workers} worker(s) × ${options.threads} thread(s) for every Python server; ` +
+      `each run: ${options.warmup > 0 ? `a ${options.warmup} s warm-up (discarded), then ` : ''}` +
+      `\`wrk ${wrkArgs('URL', wrk).join(' ')}\` on 127.0.0.1.`,
     `node ${process.version}, ${wrkVersion}, ${cpu.length} CPU(s) (${cpu[0]?.model ?? 'unknown'}), ` +
-      `load average at start ${startLoad.toFixed(2)}`,
+      `load average at start ${startLoad.toFixed(2)}; the whole run took ${fmt(elapsed / 60, 1)} min.`,
   ];
   if (startLoad > cpu.length / 2)
     preamble.push(
       `Note: the machine was busy when the bench started (load ${startLoad.toFixed(2)} on ${cpu.length} CPUs): ` +
         'req/s is noisy; server CPU per request is the steadier figure.',
     );
-  if (summaries.length > 0) console.log(markdown(preamble, summaries));
+  const report = markdown(preamble, summaries);
+  if (summaries.length > 0) console.log(report);
 
-  if (options.json !== '') {
-    const ran = new Set(summaries.map((s) => s.scenario));
-    const versions: Record<string, string> = { node: process.version, wrk: wrkVersion };
-    for (const scenario of selected.filter((s) => ran.has(s.name)))
-      for (const spec of scenario.servers) versions[spec.name] = spec.version();
-    const document = {
-      date: new Date().toISOString(),
-      host: {
-        platform: process.platform,
-        release: release(),
-        arch: process.arch,
-        cpus: cpu.length,
-        cpuModel: cpu[0]?.model,
-        loadavg: loadavg(),
-      },
-      versions,
-      options,
-      wrkArgs: wrkArgs('URL', wrk),
-      command: [process.execPath, ...process.argv.slice(1)].join(' '),
+  const ran = new Set(summaries.map((s) => s.scenario));
+  const versions: Record<string, string> = { node: process.version, wrk: wrkVersion };
+  for (const scenario of selected.filter((s) => ran.has(s.name)))
+    for (const spec of scenario.servers) versions[spec.name] ??= spec.version();
+  const document = {
+    date: new Date().toISOString(),
+    host: {
+      platform: process.platform,
+      release: release(),
+      arch: process.arch,
+      cpus: cpu.length,
+      cpuModel: cpu[0]?.model,
+      loadavgAtStart: startLoad,
+    },
+    versions,
+    options,
+    wrkArgs: wrkArgs('URL', wrk),
+    command: [process.execPath, ...process.argv.slice(1)].join(' '),
+    elapsedSeconds: elapsed,
+    summaries,
+    skipped,
+    failed,
+    measurements,
+  };
+  mkdirSync(options.out, { recursive: true });
+  writeFileSync(join(options.out, 'results.json'), `${JSON.stringify(document, null, 2)}\n`);
+  writeFileSync(join(options.out, 'results.md'), `${report}\n`);
+  writeFileSync(
+    join(options.out, 'ratios.svg'),
+    ratioChart(
       summaries,
-      skipped,
-      failed,
-      measurements,
-    };
-    writeFileSync(options.json, `${JSON.stringify(document, null, 2)}\n`);
-    log(`wrote ${options.json}`);
-  }
+      `nodicorn's req/s ÷ each server's (${options.workers} workers, ${options.connections} connections)`,
+    ),
+  );
+  log(`wrote results.md, results.json and ratios.svg to ${options.out}`);
   if (failed.length > 0) return 1;
   if (summaries.length === 0) {
     log('no scenario ran');
@@ -259,11 +355,16 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    if (error instanceof UsageError) console.error(`\n${USAGE}`);
-    process.exit(error instanceof UsageError ? 2 : 1);
-  },
-);
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(repo, 'dist/bench/run.js'))
+  main().then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      if (error instanceof UsageError) {
+        if (error.message !== '') console.error(error.message);
+        console.error(error.message === '' ? USAGE : `\n${USAGE}`);
+        process.exit(error.message === '' ? 0 : 2);
+      }
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );

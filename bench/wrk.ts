@@ -125,10 +125,43 @@ export interface WrkOptions {
   readonly threads: number;
   readonly connections: number;
   readonly seconds: number;
+  /** Extra request headers (`Connection: close`). */
+  readonly headers?: readonly string[];
+  /** A Lua script file (wrk -s): how a POST with a body is sent. */
+  readonly script?: string;
 }
 
 export function wrkArgs(url: string, options: WrkOptions): string[] {
-  return [`-t${options.threads}`, `-c${options.connections}`, `-d${options.seconds}s`, '--latency', url];
+  return [
+    `-t${options.threads}`,
+    `-c${options.connections}`,
+    `-d${options.seconds}s`,
+    '--latency',
+    ...(options.headers ?? []).flatMap((h) => ['-H', h]),
+    ...(options.script === undefined ? [] : ['-s', options.script]),
+    url,
+  ];
+}
+
+/**
+ * The wrk Lua script that sends `method` with `body` (bytes as Lua decimal escapes, so any survive);
+ * wrk.format adds the Content-Length; headers go as -H. Null for a GET without a body, which needs no script.
+ */
+export function luaScript(method: string, body: Buffer | undefined): string | null {
+  if (method === 'GET' && body === undefined) return null;
+  const lines = [`wrk.method = ${JSON.stringify(method)}`];
+  if (body !== undefined) {
+    // Runs of one byte are written as string.rep, so a 64 KiB body is a short script.
+    const parts: string[] = [];
+    for (let i = 0; i < body.length; ) {
+      let j = i;
+      while (j < body.length && body[j] === body[i]) j++;
+      parts.push(`string.rep("\\${body[i]}", ${j - i})`);
+      i = j;
+    }
+    lines.push(`wrk.body = ${parts.join(' .. ')}`);
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 export interface WrkRun {

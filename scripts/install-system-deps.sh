@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nodicorn's tests (and, with `bench`, its benchmarks) use. Idempotent: does
 # nothing when everything is present. Needs root (or sudo).
-#   scripts/install-system-deps.sh test     python3-flask, python3-django, gunicorn (for /usr/bin/python3), openssl
+#   scripts/install-system-deps.sh test     python3-flask, python3-django, gunicorn (for /usr/bin/python3), openssl,
+#                                           uwsgi, waitress (a test checks every bench scenario answers on each peer)
 #   scripts/install-system-deps.sh bench    wrk and the peer servers: gunicorn, uwsgi, waitress
 set -euo pipefail
 
@@ -13,12 +14,14 @@ for group in "${@:-test}"; do
       /usr/bin/python3 -c 'import django' 2>/dev/null || packages+=(python3-django)
       /usr/bin/python3 -c 'import gunicorn' 2>/dev/null || packages+=(gunicorn)
       command -v openssl >/dev/null || packages+=(openssl)
+      /usr/bin/python3 -c 'import waitress' 2>/dev/null || packages+=(python3-waitress)
+      uwsgi --plugin python3 --version >/dev/null 2>&1 || packages+=(uwsgi uwsgi-plugin-python3)
       ;;
     bench)
       command -v wrk >/dev/null || packages+=(wrk)
       /usr/bin/python3 -c 'import gunicorn' 2>/dev/null || packages+=(gunicorn)
       /usr/bin/python3 -c 'import waitress' 2>/dev/null || packages+=(python3-waitress)
-      command -v uwsgi >/dev/null || packages+=(uwsgi uwsgi-plugin-python3)
+      uwsgi --plugin python3 --version >/dev/null 2>&1 || packages+=(uwsgi uwsgi-plugin-python3)
       /usr/bin/python3 -c 'import flask' 2>/dev/null || packages+=(python3-flask)
       /usr/bin/python3 -c 'import django' 2>/dev/null || packages+=(python3-django)
       ;;

@@ -4,6 +4,6 @@ from flask import Flask, jsonify
 app = Flask(__name__)
 
 
-@app.get("/")
+@app.get("/json")
 def hello_json():
     return jsonify(message="Hello, WSGI World!", items=list(range(10)))

@@ -221,7 +221,16 @@ test('scenario summary: medians per server, ratio of medians and per-round ratio
     m('a', 3, 800, 2.21007),
     m('b', 3, 1000, 1.47338),
   ];
-  const s = summarizeScenario('s', ['a', 'b'], measurements);
+  const s = summarizeScenario(
+    {
+      name: 's',
+      servers: [
+        { name: 'a', role: 'nodicorn' },
+        { name: 'b', role: 'baseline' },
+      ],
+    },
+    measurements,
+  );
   assert.deepEqual(s.servers[0]!.requestsPerSec, { median: 900, min: 800, max: 1000, n: 3 });
   assert.deepEqual(s.servers[1]!.requestsPerSec, { median: 1000, min: 1000, max: 1250, n: 3 });
   assert.equal(s.ratios[0]!.ratio, 0.9);
