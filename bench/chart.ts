@@ -77,6 +77,7 @@ export function ratioChart(scenarios: readonly ScenarioSummary[], title: string)
   const height = y + 30;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
+    `<title>${xml(title)}</title>`,
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="18" font-weight="bold">${xml(title)}</text>`,
     ...legend,

@@ -60,7 +60,6 @@ export function encodeRequest(
 ): Buffer {
   let text = '';
   let binary: Buffer[] | null = null;
-  let first = true;
   for (const key in environ) {
     const value = environ[key]!;
     if (value.includes('\0') || key.includes('\0')) {
@@ -74,8 +73,8 @@ export function encodeRequest(
       binary.push(lengths, k, vLength, v);
       continue;
     }
-    text += first ? `${key}\0${value}` : `\0${key}\0${value}`;
-    first = false;
+    // One concatenation per pair (a rope that latin1Write flattens once): the fastest way measured.
+    text += text === '' ? key + '\0' + value : '\0' + key + '\0' + value;
   }
   const binaryBytes = binary === null ? null : Buffer.concat(binary);
   const inFile = typeof body === 'string';

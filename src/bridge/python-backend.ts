@@ -373,7 +373,6 @@ export class PythonBackend implements Backend {
     const queue = this.#queue;
     if (queue.length === 0) return;
     const threads = this.#settings.threads;
-    const corked: WorkerProcess[] = [];
     const now = performance.now();
     while (queue.length > 0) {
       let best: WorkerProcess | null = null;
@@ -398,13 +397,8 @@ export class PythonBackend implements Backend {
         if (dispatch.body.kind === 'file') void dispatch.body.dispose();
         continue;
       }
-      if (!corked.includes(best)) {
-        best.cork();
-        corked.push(best);
-      }
       best.dispatch(dispatch);
     }
-    for (const worker of corked) worker.uncork();
   }
 
   #watchSources(dirs: string[]): void {

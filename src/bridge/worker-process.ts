@@ -122,7 +122,7 @@ export class WorkerProcess {
     this.inFlight.set(dispatch.id, dispatch);
     if (this.#running < this.#launch.threads) this.#start(dispatch);
     const body = dispatch.body;
-    this.#socket.write(
+    this.#send(
       encodeRequest(dispatch.id, dispatch.exchange.environ, body.kind === 'memory' ? body.data : body.path),
     );
     const res = dispatch.exchange.writer.response;
@@ -131,7 +131,7 @@ export class WorkerProcess {
         // PEP 3333 close() must still run: the worker stops iterating, closes, and answers END.
         dispatch.discard = true;
         this.#resume();
-        if (this.state !== 'dead') this.#socket.write(encodeFrame(CANCEL, dispatch.id));
+        if (this.state !== 'dead') this.#send(encodeFrame(CANCEL, dispatch.id));
       }
     });
   }
@@ -158,14 +158,25 @@ export class WorkerProcess {
     return true;
   }
 
-  /** Batches the writes of several dispatches into one system call. */
-  cork(): void {
-    this.#socket.cork();
+  #corked = false;
+
+  /**
+   * Frames written during one turn of the event loop go out in one system call: requests read from many
+   * client sockets in the same poll phase reach the worker together (a writev when the turn ends).
+   */
+  #send(frame: Buffer): void {
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      setImmediate(this.#uncork);
+    }
+    this.#socket.write(frame);
   }
 
-  uncork(): void {
+  #uncork = (): void => {
+    this.#corked = false;
     this.#socket.uncork();
-  }
+  };
 
   /** Stops taking requests; the worker exits once what it holds is done (it reads end-of-stream). */
   retire(): void {
