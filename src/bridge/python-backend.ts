@@ -37,14 +37,16 @@ const WORKER_PATH = fileURLToPath(new URL('../../../python/', import.meta.url));
 
 /**
  * Batching: when every worker is busy, a worker whose running requests are all younger than FLOW_MS may
- * be handed up to PREFETCH more, which wait in its socket. The worker then goes from one request to the
- * next without sleeping, and Node and the worker exchange several frames per system call (on this
- * class of machine a wakeup costs more than a small request). A worker running a request past FLOW_MS
- * gets nothing more, so at most PREFETCH requests per worker can be caught behind one that turns out
- * slow; requests that never started when a worker dies are re-queued, not failed.
+ * be handed more, which wait in its socket. The worker then goes from one request to the next without
+ * sleeping, and Node and the worker exchange several frames per system call (on this class of machine a
+ * wakeup costs more than a small request). How many may wait adapts to the worker's recent request time
+ * (see WorkerProcess.prefetch): about FLOW_MS of expected work, at most MAX_PREFETCH requests, none for
+ * an app whose requests take longer than FLOW_MS. A worker running a request past FLOW_MS gets nothing
+ * more, so only requests handed over in its first FLOW_MS can be caught behind one that turns out slow;
+ * requests that never started when a worker dies are re-queued, not failed.
  */
-const PREFETCH = 2;
-const FLOW_MS = 10;
+export const MAX_PREFETCH = 6;
+export const FLOW_MS = 10;
 
 /** Wait before respawning a worker that keeps dying at boot: 1 s, doubling to 30 s. */
 function bootBackoff(failures: number): number {
@@ -384,7 +386,7 @@ export class PythonBackend implements Backend {
         for (const worker of this.#workers) {
           if (
             worker.state !== 'ready' ||
-            worker.inFlight.size >= threads + PREFETCH ||
+            worker.inFlight.size >= threads + worker.prefetch(FLOW_MS, MAX_PREFETCH) ||
             !worker.flowing(now, FLOW_MS)
           )
             continue;

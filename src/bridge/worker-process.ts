@@ -146,6 +146,17 @@ export class WorkerProcess {
     if (timeout > 0) dispatch.timer = setTimeout(() => this.#timedOut(dispatch), timeout * 1000);
   }
 
+  /** Recent request time in ms (a moving average of start-to-finish), for the prefetch bound. */
+  #serviceMs = 1;
+
+  /**
+   * How many requests may wait here behind the running ones: about `budgetMs` of work at the recent
+   * request time, at most `max`. A fast app gets deep batches; one slower than the budget gets none.
+   */
+  prefetch(budgetMs: number, max: number): number {
+    return Math.min(max, Math.floor(budgetMs / this.#serviceMs));
+  }
+
   /**
    * Whether every request running here started less than `ms` ago: only then may more wait behind them.
    * A request that runs long keeps others off this worker.
@@ -253,6 +264,8 @@ export class WorkerProcess {
 
   #finish(dispatch: Dispatch): void {
     clearTimeout(dispatch.timer);
+    if (dispatch.started !== 0)
+      this.#serviceMs = 0.9 * this.#serviceMs + 0.1 * (performance.now() - dispatch.started);
     this.inFlight.delete(dispatch.id);
     if (dispatch.started !== 0) this.#running--;
     // The worker takes the next waiting request as soon as it is done with this one.
