@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startChecked } from '../../../bench/run.js';
 import { send } from '../../../bench/processes.js';
+import { startChecked } from '../../../bench/run.js';
 import { type Scenario, scenarios } from '../../../bench/scenarios.js';
 import type { ServerSpec } from '../../../bench/servers.js';
 
