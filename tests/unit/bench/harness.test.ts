@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ratioChart } from '../../../bench/chart.js';
+import { summarizeProfile } from '../../../bench/profile-summary.js';
 import { headlineTable, type Measurement, summarizeScenario } from '../../../bench/report.js';
 import { parseArgs, select, UsageError } from '../../../bench/run.js';
 import { scenarios } from '../../../bench/scenarios.js';
@@ -112,4 +113,22 @@ test('slow-client throughput is kept against the same server in the plain scenar
   assert.match(svg, /title &lt;&amp;>/);
   // plain: 3 bars; slow: only the ceiling ratio is finite.
   assert.equal(svg.match(/<rect x="[\d.]+" y="\d+" width="[\d.]+" height="14"/g)?.length, 4);
+});
+
+test('profile summary: self time per function, inclusive time for nodicorn functions', () => {
+  const frame = (functionName: string, url: string) => ({ functionName, url, lineNumber: 0 });
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)', ''), children: [2, 4] },
+      { id: 2, callFrame: frame('serve', 'file:///x/dist/src/server/http-front.js'), children: [3] },
+      { id: 3, callFrame: frame('writev', '') },
+      { id: 4, callFrame: frame('(idle)', '') },
+    ],
+    samples: [3, 3, 3, 2, 4],
+    timeDeltas: [100, 100, 100, 100, 600],
+  };
+  const text = summarizeProfile(profile, 5);
+  assert.match(text, /60\.0 % {2}\(idle\)/);
+  assert.match(text, /30\.0 % {2}writev/);
+  assert.match(text, /inclusive time\n 40\.0 % {2}serve src\/server\/http-front\.js:1/);
 });
