@@ -15,7 +15,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Backend, Exchange } from '../server/backend.js';
 import { isHttpError } from '../server/http-error.js';
-import { receiveBody } from '../server/request-body.js';
+import { NO_BODY, type ReceivedBody, receiveBody } from '../server/request-body.js';
 import type { Settings } from '../settings/definitions.js';
 import { findPython } from './find-python.js';
 import { type Dispatch, type WorkerEvents, type WorkerLaunch, WorkerProcess } from './worker-process.js';
@@ -122,25 +122,10 @@ export class PythonBackend implements Backend {
   }
 
   handle(exchange: Exchange): void {
+    // Most requests have no body: they are queued at once, without a promise in between.
+    if (exchange.bodyLength === 0) return this.#enqueue(exchange, NO_BODY);
     receiveBody(exchange.req, exchange.bodyLength, exchange.bodyLimit, this.#settings.body_memory_limit).then(
-      (body) => {
-        if (exchange.writer.clientGone) {
-          if (body.kind === 'file') void body.dispose();
-          return;
-        }
-        const id = this.#nextId;
-        this.#nextId = id >= 0xffffffff ? 1 : id + 1; // ids are u32 on the wire; 0 is the worker's own
-        this.#queue.push({
-          id,
-          exchange,
-          body,
-          started: 0,
-          timer: undefined,
-          timedOut: false,
-          discard: false,
-        });
-        this.#pump();
-      },
+      (body) => this.#enqueue(exchange, body),
       (error: unknown) => {
         if (isHttpError(error)) exchange.writer.fail(error.status);
         else {
@@ -149,6 +134,17 @@ export class PythonBackend implements Backend {
         }
       },
     );
+  }
+
+  #enqueue(exchange: Exchange, body: ReceivedBody): void {
+    if (exchange.writer.clientGone) {
+      if (body.kind === 'file') void body.dispose();
+      return;
+    }
+    const id = this.#nextId;
+    this.#nextId = id >= 0xffffffff ? 1 : id + 1; // ids are u32 on the wire; 0 is the worker's own
+    this.#queue.push({ id, exchange, body, started: 0, timedOut: false, discard: false });
+    this.#pump();
   }
 
   /** Reports the pool (queue depth, busy and idle workers, restarts) to /metrics. */

@@ -35,7 +35,6 @@ export interface Dispatch {
   readonly body: ReceivedBody;
   /** When the worker started it (ms, monotonic); 0 while it waits behind another request. */
   started: number;
-  timer: NodeJS.Timeout | undefined;
   timedOut: boolean;
   /** The client is gone or the response failed: later frames for it are dropped. */
   discard: boolean;
@@ -142,8 +141,12 @@ export class WorkerProcess {
   #start(dispatch: Dispatch): void {
     this.#running++;
     dispatch.started = performance.now();
-    const timeout = this.#launch.timeout;
-    if (timeout > 0) dispatch.timer = setTimeout(() => this.#timedOut(dispatch), timeout * 1000);
+    if (this.#launch.timeout > 0 && this.#sweep === undefined) {
+      // One timer per worker, not one per request: it looks at the running requests' ages.
+      const every = Math.min(1000, this.#launch.timeout * 250);
+      this.#sweep = setInterval(this.#checkTimeouts, every);
+      this.#sweep.unref();
+    }
   }
 
   /** Recent request time in ms (a moving average of start-to-finish), for the prefetch bound. */
@@ -262,8 +265,27 @@ export class WorkerProcess {
     }
   }
 
+  #sweep: NodeJS.Timeout | undefined;
+
+  /** --timeout: a request running longer gets its worker killed (checked a few times per timeout). */
+  #checkTimeouts = (): void => {
+    const limit = this.#launch.timeout * 1000;
+    const now = performance.now();
+    let running = 0;
+    for (const dispatch of this.inFlight.values()) {
+      if (dispatch.started === 0) break; // the rest wait behind the running ones
+      running++;
+      if (!dispatch.timedOut && now - dispatch.started >= limit) this.#timedOut(dispatch);
+    }
+    if (running === 0 || this.state === 'dead') this.#stopSweep();
+  };
+
+  #stopSweep(): void {
+    clearInterval(this.#sweep);
+    this.#sweep = undefined;
+  }
+
   #finish(dispatch: Dispatch): void {
-    clearTimeout(dispatch.timer);
     if (dispatch.started !== 0)
       this.#serviceMs = 0.9 * this.#serviceMs + 0.1 * (performance.now() - dispatch.started);
     this.inFlight.delete(dispatch.id);
@@ -310,8 +332,8 @@ export class WorkerProcess {
     this.#socket.destroy();
     if (this.#lineBuffer !== '') this.#forwardOutput('\n');
     const unstarted: Dispatch[] = [];
+    this.#stopSweep();
     for (const dispatch of this.inFlight.values()) {
-      clearTimeout(dispatch.timer);
       if (dispatch.started === 0) {
         unstarted.push(dispatch);
         continue;

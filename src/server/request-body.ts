@@ -14,7 +14,7 @@ export type ReceivedBody =
   | { readonly kind: 'memory'; readonly data: Buffer | null }
   | { readonly kind: 'file'; readonly path: string; readonly length: number; dispose(): Promise<void> };
 
-const NO_BODY: ReceivedBody = { kind: 'memory', data: null };
+export const NO_BODY: ReceivedBody = Object.freeze({ kind: 'memory', data: null });
 
 /** `bodyLength` is the declared length: 0 for no body, -1 for chunked. */
 export function receiveBody(
