@@ -11,11 +11,17 @@ import stat
 import sys
 import threading
 import traceback
+from time import monotonic
 
 from .protocol import (BODY, CANCEL, END, FAIL, FRAME_HEADER, HEAD, REQUEST, U32, WHOLE, decode_request,
                        encode_head, frame_header)
 
 SENDFILE_BLOCK = 1 << 20
+# Frames with more than this still to come are read into a buffer of their own (Connection.read_large).
+LARGE_FRAME = 1 << 16
+# While a response streams, the socket is looked at for a CANCEL at most this often (seconds): a select()
+# per chunk would cost a system call per chunk.
+CANCEL_POLL_INTERVAL = 0.005
 
 
 class FileWrapper:
@@ -50,6 +56,7 @@ class Connection:
         self.cancelled = set()
         # Requests read while another was running (Node may queue a few behind the one running).
         self.waiting = collections.deque()
+        self.next_poll = 0.0
 
     def read_frame(self):
         """The next frame as (type, id, payload memoryview), or None at end of stream."""
@@ -64,6 +71,8 @@ class Connection:
                         payload = view[9:total].tobytes()
                     del buf[:total]
                     return kind, rid, memoryview(payload)
+                if total - have > LARGE_FRAME:
+                    return self.read_large(kind, rid, total)
                 want = total - have
             else:
                 want = 9 - have
@@ -76,9 +85,29 @@ class Connection:
                     return kind, rid, memoryview(chunk)[9:]
             buf += chunk
 
+    def read_large(self, kind, rid, total):
+        """A large frame (a request with its body) is read straight into its own buffer: no growing and
+        re-copying of the shared one."""
+        frame = bytearray(total)
+        have = len(self.buf)
+        frame[:have] = self.buf
+        self.buf = bytearray()
+        view = memoryview(frame)
+        while have < total:
+            n = self.sock.recv_into(view[have:])
+            if n == 0:
+                return None
+            have += n
+        return kind, rid, view[9:]
+
     def poll_cancel(self, rid):
         """For the single-threaded loop, between body chunks: takes in the frames waiting on the socket
-        (CANCELs, and requests queued behind this one) and tells whether `rid` was cancelled."""
+        (CANCELs, and requests queued behind this one) and tells whether `rid` was cancelled. Looks at the
+        socket at most every CANCEL_POLL_INTERVAL."""
+        now = monotonic()
+        if now < self.next_poll:
+            return rid in self.cancelled
+        self.next_poll = now + CANCEL_POLL_INTERVAL
         while select.select((self.sock,), (), (), 0)[0]:
             got = self.read_frame()
             if got is None:

@@ -52,12 +52,28 @@ export interface Frame {
   readonly payload: Buffer;
 }
 
-/** Encodes a REQUEST frame in one allocation: header, environ and body. */
+/** Bodies from this size on are not copied into the frame: they are written after its head (a writev). */
+const BODY_APART = 16 * 1024;
+
+/** Encodes a REQUEST frame in one buffer: header, environ and body. */
 export function encodeRequest(
   id: number,
   environ: Record<string, string>,
   body: Buffer | string | null,
 ): Buffer {
+  const parts = encodeRequestParts(id, environ, body);
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+}
+
+/**
+ * Encodes a REQUEST frame as the buffers to write back to back: one, or for a large in-memory body the
+ * frame's head (header and environ) and then the body itself, uncopied.
+ */
+export function encodeRequestParts(
+  id: number,
+  environ: Record<string, string>,
+  body: Buffer | string | null,
+): Buffer[] {
   let text = '';
   let binary: Buffer[] | null = null;
   for (const key in environ) {
@@ -82,7 +98,8 @@ export function encodeRequest(
   const textLength = text.length; // latin-1: one byte per character
   const binaryLength = binaryBytes === null ? 0 : binaryBytes.length;
   const length = 5 + 1 + 4 + textLength + 4 + binaryLength + bodyLength;
-  const frame = Buffer.allocUnsafe(4 + length);
+  const apart = !inFile && body !== null && bodyLength >= BODY_APART;
+  const frame = Buffer.allocUnsafe(4 + length - (apart ? bodyLength : 0));
   frame.writeUInt32BE(length, 0);
   frame[4] = REQUEST;
   frame.writeUInt32BE(id, 5);
@@ -92,9 +109,10 @@ export function encodeRequest(
   frame.writeUInt32BE(binaryLength, at);
   at += 4;
   if (binaryBytes !== null) at += binaryBytes.copy(frame, at);
+  if (apart) return [frame, body as Buffer];
   if (inFile) frame.write(body, at, 'utf8');
   else if (body !== null) body.copy(frame, at);
-  return frame;
+  return [frame];
 }
 
 export function encodeFrame(type: number, id: number, payload: Buffer = EMPTY): Buffer {
@@ -124,41 +142,56 @@ export function decodeHead(payload: Buffer): ResponseHead | null {
 }
 
 /**
- * Splits a byte stream into frames. Chunks are kept in a list and joined once per frame, so a large
- * frame arriving in many reads is copied once.
+ * Splits a byte stream into frames. Frames inside a read are handed on as views of it (no copy); only a
+ * frame that spans reads is copied, once, when its last byte arrives.
  */
 export class FrameDecoder {
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #need = FRAME_HEADER_SIZE;
+  /** The start of a frame that spans reads, and how many bytes that frame has in all (0: unknown yet). */
+  #pending: Buffer[] = [];
+  #pendingLength = 0;
+  #need = 0;
 
   /** Feeds bytes; calls `onFrame` for every complete frame, in order. */
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    while (this.#buffered >= this.#need) {
-      let data = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#buffered);
-      let offset = 0;
-      for (;;) {
-        const available = data.length - offset;
-        if (available < FRAME_HEADER_SIZE) break;
-        const total = 4 + data.readUInt32BE(offset);
-        if (available < total) {
-          this.#need = total;
-          break;
-        }
-        onFrame({
-          type: data[offset + 4]!,
-          id: data.readUInt32BE(offset + 5),
-          payload: data.subarray(offset + 9, offset + total),
-        });
-        offset += total;
-        this.#need = FRAME_HEADER_SIZE;
+    let data = chunk;
+    if (this.#pendingLength > 0) {
+      // Complete the spanning frame with just the bytes it still needs; the rest is parsed in place.
+      if (this.#need === 0 && this.#pendingLength + data.length >= FRAME_HEADER_SIZE) {
+        const head = Buffer.concat([...this.#pending, data], FRAME_HEADER_SIZE);
+        this.#need = 4 + head.readUInt32BE(0);
       }
-      data = offset === data.length ? EMPTY : data.subarray(offset);
-      this.#chunks = data.length === 0 ? [] : [data];
-      this.#buffered = data.length;
-      if (this.#buffered < this.#need) break;
+      const missing = this.#need === 0 ? data.length : this.#need - this.#pendingLength;
+      if (data.length < missing || this.#need === 0) {
+        this.#pending.push(data);
+        this.#pendingLength += data.length;
+        return;
+      }
+      const frame = Buffer.concat([...this.#pending, data.subarray(0, missing)], this.#need);
+      this.#pending = [];
+      this.#pendingLength = 0;
+      this.#need = 0;
+      data = data.subarray(missing);
+      onFrame({ type: frame[4]!, id: frame.readUInt32BE(5), payload: frame.subarray(FRAME_HEADER_SIZE) });
+    }
+    let offset = 0;
+    for (;;) {
+      const available = data.length - offset;
+      if (available < FRAME_HEADER_SIZE) break;
+      const total = 4 + data.readUInt32BE(offset);
+      if (available < total) {
+        this.#need = total;
+        break;
+      }
+      onFrame({
+        type: data[offset + 4]!,
+        id: data.readUInt32BE(offset + 5),
+        payload: data.subarray(offset + FRAME_HEADER_SIZE, offset + total),
+      });
+      offset += total;
+    }
+    if (offset < data.length) {
+      this.#pending = [data.subarray(offset)];
+      this.#pendingLength = data.length - offset;
     }
   }
 }

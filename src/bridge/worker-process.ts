@@ -15,7 +15,7 @@ import {
   decodeHead,
   END,
   encodeFrame,
-  encodeRequest,
+  encodeRequestParts,
   FAIL,
   type Frame,
   FrameDecoder,
@@ -121,9 +121,12 @@ export class WorkerProcess {
     this.inFlight.set(dispatch.id, dispatch);
     if (this.#running < this.#launch.threads) this.#start(dispatch);
     const body = dispatch.body;
-    this.#send(
-      encodeRequest(dispatch.id, dispatch.exchange.environ, body.kind === 'memory' ? body.data : body.path),
-    );
+    for (const part of encodeRequestParts(
+      dispatch.id,
+      dispatch.exchange.environ,
+      body.kind === 'memory' ? body.data : body.path,
+    ))
+      this.#send(part);
     const res = dispatch.exchange.writer.response;
     res.once('close', () => {
       if (!res.writableFinished && this.inFlight.get(dispatch.id) === dispatch && !dispatch.discard) {

@@ -6,6 +6,7 @@ import {
   decodeHead,
   encodeFrame,
   encodeRequest,
+  encodeRequestParts,
   type Frame,
   FrameDecoder,
 } from '../../../src/bridge/protocol.js';
@@ -69,4 +70,39 @@ test('a large frame split across many reads arrives whole', () => {
     decoder.push(frame.subarray(at, at + 65536), (f) => got.push(f));
   assert.equal(got.length, 1);
   assert.ok(got[0]!.payload.equals(payload));
+});
+
+test('frames of every size across random read boundaries: each arrives whole and in order', () => {
+  let seed = 12345;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const frames = Array.from({ length: 200 }, (_, i) =>
+    encodeFrame(0x12, i + 1, Buffer.alloc([0, 1, 8, 100, 16384, 70000][i % 6]!, i % 251)),
+  );
+  const stream = Buffer.concat(frames);
+  const decoder = new FrameDecoder();
+  const got: Array<[number, number]> = [];
+  for (let at = 0; at < stream.length; ) {
+    const step = 1 + random(90000);
+    decoder.push(stream.subarray(at, at + step), (f) => {
+      assert.ok(f.payload.every((b) => b === (f.id - 1) % 251));
+      got.push([f.id, f.payload.length]);
+    });
+    at += step;
+  }
+  assert.deepEqual(
+    got,
+    frames.map((f, i) => [i + 1, f.length - 9]),
+  );
+});
+
+test('a large in-memory body is written after the frame head, uncopied; the bytes are the same', () => {
+  const body = Buffer.alloc(64 * 1024, 'u');
+  const parts = encodeRequestParts(3, { REQUEST_METHOD: 'POST', PATH_INFO: '/' }, body);
+  assert.equal(parts.length, 2);
+  assert.equal(parts[1], body);
+  assert.deepEqual(Buffer.concat(parts), encodeRequest(3, { REQUEST_METHOD: 'POST', PATH_INFO: '/' }, body));
+  assert.equal(encodeRequestParts(3, { A: 'b' }, Buffer.alloc(10)).length, 1);
 });
