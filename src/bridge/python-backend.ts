@@ -123,7 +123,10 @@ export class PythonBackend implements Backend {
 
   handle(exchange: Exchange): void {
     // Most requests have no body: they are queued at once, without a promise in between.
-    if (exchange.bodyLength === 0) return this.#enqueue(exchange, NO_BODY);
+    if (exchange.bodyLength === 0) {
+      this.#enqueue(exchange, NO_BODY);
+      return;
+    }
     receiveBody(exchange.req, exchange.bodyLength, exchange.bodyLimit, this.#settings.body_memory_limit).then(
       (body) => this.#enqueue(exchange, body),
       (error: unknown) => {
