@@ -23,7 +23,9 @@ const label = (n: ProfileNode) =>
 
 export function summarizeProfile(profile: CpuProfile, rows = 25): string {
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+  });
   const total = [...self.values()].reduce((a, b) => a + b, 0) || 1;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfByLabel = new Map<string, number>();
