@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
 import https from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { makeCertificate } from '../helpers/certificate.js';
 import { block, docBlocks, substitute } from '../helpers/doc-blocks.js';
+import { get } from '../helpers/load.js';
 import { examples, repoRoot } from '../helpers/paths.js';
 import {
   asRoot,
@@ -191,18 +191,8 @@ test('proxy headers from a peer not in --forwarded-allow-ips are ignored and rem
     'echo:application',
   ]);
   try {
-    const env = await new Promise<Environ>((resolve, reject) => {
-      const req = http.get(
-        { host: '127.0.0.1', port: server.port, path: '/direct', agent: false, headers: SPOOFED },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve((JSON.parse(body) as { environ: Environ }).environ));
-        },
-      );
-      req.on('error', reject);
-      req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    });
+    const env = (JSON.parse((await get(server.port, '/direct', SPOOFED)).body) as { environ: Environ })
+      .environ;
     assert.equal(env.REMOTE_ADDR, '127.0.0.1');
     assert.equal(env['wsgi.url_scheme'], 'http');
     assert.equal(env.SCRIPT_NAME, '');
