@@ -2,7 +2,8 @@
 # Installs the Debian packages nodicorn's tests (and, with `bench`, its benchmarks) use. Idempotent: does
 # nothing when everything is present. Needs root (or sudo).
 #   scripts/install-system-deps.sh test     python3-flask, python3-django, gunicorn (for /usr/bin/python3), openssl,
-#                                           uwsgi, waitress (a test checks every bench scenario answers on each peer)
+#                                           uwsgi, waitress (a test checks every bench scenario answers on each peer),
+#                                           nginx and apache2 (docs/deploy.md's configurations are run)
 #   scripts/install-system-deps.sh bench    wrk and the peer servers: gunicorn, uwsgi, waitress
 set -euo pipefail
 
@@ -16,6 +17,8 @@ for group in "${@:-test}"; do
       command -v openssl >/dev/null || packages+=(openssl)
       /usr/bin/python3 -c 'import waitress' 2>/dev/null || packages+=(python3-waitress)
       uwsgi --plugin python3 --version >/dev/null 2>&1 || packages+=(uwsgi uwsgi-plugin-python3)
+      command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || packages+=(nginx)
+      [ -x /usr/sbin/apache2 ] || packages+=(apache2)
       ;;
     bench)
       command -v wrk >/dev/null || packages+=(wrk)

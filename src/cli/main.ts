@@ -154,6 +154,17 @@ export async function main(
       unsubscribe.push(io.onSignal('SIGHUP', () => b.reload()));
       unsubscribe.push(io.onSignal('SIGTTIN', () => b.addWorker()));
       unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
+    } else {
+      // Handled all the same: by default SIGHUP ends the process and SIGTTIN/SIGTTOU stop it, so a
+      // `systemctl reload` (ExecReload=kill -HUP) would take an in-process app down.
+      for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const)
+        unsubscribe.push(
+          io.onSignal(signal, () =>
+            log.info(
+              `Handling signal: ${signal.slice(3).toLowerCase()}; an in-process application has no workers (restart to load new code)`,
+            ),
+          ),
+        );
     }
   });
   if (settings.pidfile !== '') writeFileSync(settings.pidfile, `${process.pid}\n`);

@@ -58,7 +58,9 @@ export function listen(server: Server, bind: Bind, scheme = 'http'): Promise<str
     const done = () => {
       server.off('error', onError);
       const address = server.address();
-      if (bind.kind === 'unix' || address === null || typeof address === 'string')
+      // An inherited Unix socket (systemd's ListenStream=PATH) has no name Node can tell: say which fd.
+      if (bind.kind === 'fd' && (address === null || typeof address === 'string')) resolve(`fd://${bind.fd}`);
+      else if (bind.kind === 'unix' || address === null || typeof address === 'string')
         resolve(`unix:${bind.kind === 'unix' ? bind.path : address}`);
       else
         resolve(

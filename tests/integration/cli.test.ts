@@ -1,7 +1,10 @@
 /** The command line: --help, --version, errors, and a TypeScript app loaded from a .ts file. */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
@@ -103,34 +106,87 @@ test('--print-config shows each value and its source; --check-config validates a
   assert.equal(run('--check-config', '--timeout', 'x', 'hello:application').status, 2);
 });
 
-test('systemd socket activation: the listening socket on fd 3 (LISTEN_FDS, LISTEN_PID) replaces --bind', async () => {
-  // Python binds, moves the socket to fd 3, sets the variables for its own pid, and execs nodicorn.
+/**
+ * Starts nodicorn as systemd would: Python makes the listening socket (`make` is Python code that sets
+ * `s` and prints its address), moves it to fd 3, sets LISTEN_FDS/LISTEN_PID for its own pid and execs
+ * nodicorn. Resolves once nodicorn is listening, with what Python printed and nodicorn's error log.
+ */
+async function startActivated(make: string, app: string) {
   const script = [
     'import os, socket, sys',
-    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)',
-    'print(s.getsockname()[1], flush=True)',
+    make,
     'os.dup2(s.fileno(), 3); os.set_inheritable(3, True)',
     'os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())',
     'os.execv(sys.argv[1], sys.argv[1:])',
   ].join('\n');
-  const child = spawn('python3', ['-c', script, process.execPath, cliPath, 'examples/hello.ts:app'], {
+  const child = spawn('python3', ['-c', script, process.execPath, cliPath, app], {
     cwd: repoRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!err.includes('Listening at') && Date.now() < deadline && child.exitCode === null)
+    await new Promise((r) => setTimeout(r, 50));
+  return { child, printed: out.trim().split('\n')[0] ?? '', log: err };
+}
+
+test('systemd socket activation: the listening socket on fd 3 (LISTEN_FDS, LISTEN_PID) replaces --bind', async () => {
+  const { child, printed, log } = await startActivated(
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1], flush=True)',
+    'examples/hello.ts:app',
+  );
   try {
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    const deadline = Date.now() + 20_000;
-    while (!err.includes('Listening at') && Date.now() < deadline && child.exitCode === null)
-      await new Promise((r) => setTimeout(r, 50));
-    assert.match(err, /Using 1 socket\(s\) from systemd \(LISTEN_FDS\) instead of --bind/);
-    const port = Number(out.trim().split('\n')[0]);
-    assert.match(err, new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port} `));
+    assert.match(log, /Using 1 socket\(s\) from systemd \(LISTEN_FDS\) instead of --bind/);
+    const port = Number(printed);
+    assert.match(log, new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port} `));
     assert.equal((await get(port, '/')).body, 'Hello, WSGI World!');
   } finally {
     child.kill('SIGKILL');
+  }
+});
+
+test('systemd socket activation of a Unix socket (ListenStream=PATH): served, and logged as fd://3, not "unix:null"', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-activate-'));
+  const path = join(dir, 'activated.sock');
+  const { child, log } = await startActivated(
+    `s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path)}); s.listen(64)`,
+    'examples/hello.ts:app',
+  );
+  try {
+    assert.match(log, /Listening at: fd:\/\/3 \(\d+\)/);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.get({ socketPath: path, path: '/', agent: false, timeout: 10_000 }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.on('error', reject);
+    });
+    assert.equal(body, 'Hello, WSGI World!');
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an in-process app lives through SIGHUP, SIGTTIN and SIGTTOU (regression: SIGHUP ended the server)', async () => {
+  const server = await startNodicorn(['examples/hello.ts:app']);
+  try {
+    for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) {
+      server.process.kill(signal);
+      await server.waitForLog(
+        `Handling signal: ${signal.slice(3).toLowerCase()}; an in-process application has no workers`,
+      );
+    }
+    assert.equal((await get(server.port, '/')).body, 'Hello, WSGI World!');
+    assert.equal(server.process.exitCode, null);
+    assert.equal(await server.stop(), 0);
+  } finally {
+    await server.stop();
   }
 });
 
