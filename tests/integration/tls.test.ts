@@ -1,40 +1,13 @@
 /** HTTPS with --certfile/--keyfile, and client certificates with --ca-certs/--cert-reqs. */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { before, test } from 'node:test';
+import { test } from 'node:test';
 import { repoRoot } from '../helpers/paths.js';
 import { startNodicorn } from '../helpers/server.js';
+import { makeCertificate } from '../helpers/tls.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'nodicorn-tls-'));
-const cert = join(dir, 'cert.pem');
-const key = join(dir, 'key.pem');
-before(() => {
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
-});
+const { cert, key } = makeCertificate();
 
 function getJson(
   port: number,
