@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages nodicorn's tests (and, with `bench`, its benchmarks) use. Idempotent: does
 # nothing when everything is present. Needs root (or sudo).
-#   scripts/install-system-deps.sh test     python3-flask, python3-django, gunicorn (for /usr/bin/python3), openssl
+#   scripts/install-system-deps.sh test     python3-flask, python3-django, gunicorn (for /usr/bin/python3), openssl,
+#                                           curl (built with nghttp2, for the HTTP/2 tests)
 #   scripts/install-system-deps.sh bench    wrk and the peer servers: gunicorn, uwsgi, waitress
 set -euo pipefail
 
@@ -13,6 +14,7 @@ for group in "${@:-test}"; do
       /usr/bin/python3 -c 'import django' 2>/dev/null || packages+=(python3-django)
       /usr/bin/python3 -c 'import gunicorn' 2>/dev/null || packages+=(gunicorn)
       command -v openssl >/dev/null || packages+=(openssl)
+      curl --version 2>/dev/null | grep -q nghttp2 || packages+=(curl)
       ;;
     bench)
       command -v wrk >/dev/null || packages+=(wrk)

@@ -26,6 +26,14 @@ function peerList(value: string): string[] {
   return ips;
 }
 
+/** A user or group: a name (as in /etc/passwd, /etc/group) or a numeric id; resolved at startup. */
+function account(value: string): string {
+  const t = value.trim();
+  if (t !== '' && !/^(\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/.test(t))
+    throw new SettingError(`expected a name or a numeric id, got ${JSON.stringify(value)}`);
+  return t;
+}
+
 /** Gunicorn's umask reading: 0o22, 0x12, a leading 0 for octal (022); other digits are decimal. */
 function umask(value: string): number {
   const t = value.trim().toLowerCase();
@@ -35,7 +43,7 @@ function umask(value: string): number {
       ? Number.parseInt(t.slice(2), 16)
       : /^0[0-7]+$/.test(t)
         ? Number.parseInt(t, 8)
-        : /^\d+$/.test(t)
+        : /^(0|[1-9]\d*)$/.test(t)
           ? Number(t)
           : Number.NaN;
   if (!(n >= 0 && n <= 0o777))
@@ -346,6 +354,26 @@ export const SETTINGS = {
     doc: "A file to write the server's process id to while it runs (removed on exit).",
     default: '',
     parse: text,
+  }),
+  user: defineSetting({
+    key: 'user',
+    flag: '--user',
+    short: '-u',
+    meta: 'USER',
+    section: 'Server mechanics',
+    doc: 'Started as root: once every socket is bound and the pid file written, run as this user (name or id), workers included. Default: unchanged.',
+    default: '',
+    parse: account,
+  }),
+  group: defineSetting({
+    key: 'group',
+    flag: '--group',
+    short: '-g',
+    meta: 'GROUP',
+    section: 'Server mechanics',
+    doc: "With --user (or alone, as root): run as this group (name or id). Default: the user's primary group, else unchanged.",
+    default: '',
+    parse: account,
   }),
   umask: defineSetting({
     key: 'umask',
