@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
-import { examples, repoRoot } from '../helpers/paths.js';
+import { examples, fixtures, repoRoot } from '../helpers/paths.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
 
@@ -240,6 +240,31 @@ describe('a Python app over HTTP/2', () => {
       );
     });
   });
+});
+
+test('a Python request past --timeout gets 504 over HTTP/2; a worker crash a 502; the session goes on', async () => {
+  const server = await startNodicorn([
+    ...tlsArgs,
+    '--http2',
+    '--timeout',
+    '1',
+    '--chdir',
+    `${fixtures}python`,
+    'faults:application',
+  ]);
+  try {
+    await onSession(server.port, async (session) => {
+      const [hung, crashed] = await Promise.all([
+        request(session, { ':path': '/hang' }),
+        request(session, { ':path': '/kill' }),
+      ]);
+      assert.equal(hung.status, 504);
+      assert.equal(crashed.status, 502);
+      assert.equal((await request(session, { ':path': '/sleep/0' })).body.toString(), 'slept');
+    });
+  } finally {
+    await server.stop();
+  }
 });
 
 describe('response rules on the HTTP/2 wire', () => {
