@@ -91,6 +91,7 @@ export async function main(
       return 0;
     }
     if (resolved.settings.check_config) {
+      checkIdentity(resolveIdentity(resolved.settings.user, resolved.settings.group));
       io.stdout.write(
         `configuration OK${configPath === null ? '' : ` (${configPath})`}; application ${resolved.positionals[0]}\n`,
       );

@@ -76,7 +76,7 @@ function alreadyIs(identity: Identity): boolean {
 
 /** Throws SettingError when `identity` needs root and the server was not started as root. */
 export function checkIdentity(identity: Identity): void {
-  if (process.getuid!() === 0 || alreadyIs(identity)) return;
+  if (alreadyIs(identity) || process.getuid!() === 0) return;
   throw new SettingError(
     `--user/--group need the server to start as root (it runs as uid ${process.getuid!()}, gid ${process.getgid!()})`,
   );
@@ -88,8 +88,8 @@ export function checkIdentity(identity: Identity): void {
  */
 export function dropPrivileges(identity: Identity): void {
   const { uid, gid, name } = identity;
-  if (alreadyIs(identity) && process.getuid!() !== 0) return;
   if (uid === undefined && gid === undefined) return;
+  if (alreadyIs(identity) && process.getuid!() !== 0) return;
   if (gid !== undefined) {
     // Without this the process would keep root's supplementary groups (group 0 among them).
     if (name !== undefined && uid !== undefined)

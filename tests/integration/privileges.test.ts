@@ -92,6 +92,12 @@ test('an unknown user or group is a setting error at startup', () => {
     assert.equal(run.status, 2, run.stderr);
     assert.match(run.stderr, message);
   }
+  const check = spawnSync(process.execPath, [cliPath, '--check-config', '-u', 'no-such-user-x', TS_ECHO], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  assert.equal(check.status, 2, '--check-config finds it too');
+  assert.match(check.stderr, /no such user/);
 });
 
 test('--umask: the unix socket file gets exactly 0777 less the mask; 0 (the default) leaves it 0777', async () => {
