@@ -381,7 +381,7 @@ export const SETTINGS = {
     short: '-m',
     meta: 'INT',
     section: 'Server mechanics',
-    doc: 'The file mode mask for files the server creates, unix: bind sockets included (0 leaves sockets open to every local user, as in Gunicorn). Octal as 0o22 or 022.',
+    doc: 'unix: bind sockets get mode 0777 less this mask (0, the default, lets every local user connect, as in Gunicorn); files the server and its workers create get it on top of the inherited umask. Octal as 0o22 or 022.',
     default: 0,
     parse: umask,
   }),
