@@ -3,7 +3,8 @@
 # nothing when everything is present. Needs root (or sudo).
 #   scripts/install-system-deps.sh test     python3-flask, python3-django, gunicorn (for /usr/bin/python3), openssl,
 #                                           uwsgi, waitress (a test checks every bench scenario answers on each peer),
-#                                           nginx and apache2 (docs/deploy.md's configurations are run)
+#                                           nginx and apache2 (docs/deploy.md's configurations are run),
+#                                           curl (built with nghttp2, for the HTTP/2 tests)
 #   scripts/install-system-deps.sh bench    wrk and the peer servers: gunicorn, uwsgi, waitress
 set -euo pipefail
 
@@ -19,6 +20,7 @@ for group in "${@:-test}"; do
       uwsgi --plugin python3 --version >/dev/null 2>&1 || packages+=(uwsgi uwsgi-plugin-python3)
       command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || packages+=(nginx)
       [ -x /usr/sbin/apache2 ] || packages+=(apache2)
+      curl --version 2>/dev/null | grep -q nghttp2 || packages+=(curl)
       ;;
     bench)
       command -v wrk >/dev/null || packages+=(wrk)

@@ -8,7 +8,9 @@ import type { PythonBackend } from '../bridge/python-backend.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import type { Backend } from '../server/backend.js';
+import { DeferredBackend } from '../server/deferred-backend.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
+import { checkIdentity, dropPrivileges, type Identity, resolveIdentity } from '../server/privileges.js';
 import { startServer } from '../server/server.js';
 import { findConfigFile, loadConfigFile } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
@@ -89,6 +91,7 @@ export async function main(
       return 0;
     }
     if (resolved.settings.check_config) {
+      checkIdentity(resolveIdentity(resolved.settings.user, resolved.settings.group));
       io.stdout.write(
         `configuration OK${configPath === null ? '' : ` (${configPath})`}; application ${resolved.positionals[0]}\n`,
       );
@@ -100,18 +103,26 @@ export async function main(
     return 2;
   }
   const { settings } = resolved;
+  let identity: Identity;
+  try {
+    identity = resolveIdentity(settings.user, settings.group);
+    checkIdentity(identity);
+  } catch (error) {
+    if (!(error instanceof SettingError)) throw error;
+    io.stderr.write(`nodicorn: error: ${error.message}\n`);
+    return 2;
+  }
+  // --umask narrows the mode of every file created from here on (logs, pid file, workers' files); unix:
+  // sockets get it exactly (binds.ts).
+  if (settings.umask !== 0) process.umask(process.umask(0o077) | settings.umask);
   const sink = settings.errorlog === '-' ? io.stderr : createWriteStream(settings.errorlog, { flags: 'a' });
   const log = createLogger(sink, settings.loglevel);
   log.info(`Starting nodicorn ${version()}`);
 
-  let backend: Backend;
-  try {
-    backend = await createBackend(ref, settings, log, io);
-    await backend.start();
-  } catch (error) {
-    log.critical(error instanceof Error ? error.message : String(error));
-    return 3;
-  }
+  // Sockets first (ports below 1024 need root), then the pid file, then the identity of --user/--group,
+  // and only then the application: no application code ever runs as root.
+  const gate = new DeferredBackend();
+  const metrics = settings.metrics_bind === '' ? undefined : new Metrics();
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     const accessLogSink =
@@ -120,19 +131,42 @@ export async function main(
         : settings.accesslog === '-'
           ? io.stdout
           : createWriteStream(settings.accesslog, { flags: 'a' });
-    const metrics = settings.metrics_bind === '' ? undefined : new Metrics();
-    if (metrics !== undefined && 'attachMetrics' in backend)
-      (backend as PythonBackend).attachMetrics(metrics);
-    server = await startServer(settings, backend, log, {
+    server = await startServer(settings, gate, log, {
       ...(metrics === undefined ? {} : { metrics, metricsBind: settings.metrics_bind }),
       ...(accessLogSink === undefined ? {} : { accessLogSink }),
       accessLogFormat: settings.access_log_format,
+      socketOwner: identity,
     });
   } catch (error) {
     log.critical(`cannot listen: ${error instanceof Error ? error.message : String(error)}`);
-    await backend.close(0);
     return 1;
   }
+  if (settings.pidfile !== '') writeFileSync(settings.pidfile, `${process.pid}\n`);
+  const cleanUp = () => {
+    if (settings.pidfile === '') return;
+    try {
+      rmSync(settings.pidfile, { force: true });
+    } catch (error) {
+      // After --user the pid file's directory may be root's alone.
+      log.warning(`cannot remove the pid file: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  let backend: Backend;
+  try {
+    dropPrivileges(identity);
+    if (identity.uid !== undefined || identity.gid !== undefined)
+      log.info(`Running as uid ${process.getuid!()}, gid ${process.getgid!()}`);
+    backend = await createBackend(ref, settings, log, io);
+    if (metrics !== undefined && 'attachMetrics' in backend)
+      (backend as PythonBackend).attachMetrics(metrics);
+    await backend.start();
+  } catch (error) {
+    log.critical(error instanceof Error ? error.message : String(error));
+    await server.shutdown(0);
+    cleanUp();
+    return 3;
+  }
+  gate.ready(backend);
   // Handlers go in before the ready line: a supervisor may signal as soon as it reads it, and SIGTTIN's
   // default action would stop the process.
   const exited = new Promise<number>((resolve) => {
@@ -167,9 +201,8 @@ export async function main(
         );
     }
   });
-  if (settings.pidfile !== '') writeFileSync(settings.pidfile, `${process.pid}\n`);
   for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
   const code = await exited;
-  if (settings.pidfile !== '') rmSync(settings.pidfile, { force: true });
+  cleanUp();
   return code;
 }

@@ -2,13 +2,12 @@
  * The contract between the HTTP front and whatever runs applications: the in-process backend (TypeScript
  * apps) and the Python backend (worker processes). One conformance suite runs against both.
  */
-import type { IncomingMessage } from 'node:http';
 import type { CgiEnviron } from '../contract/types.js';
-import type { ResponseWriter } from './response-writer.js';
+import type { ResponseWriter, ServerRequest } from './response-writer.js';
 
 /** One request in flight: the parsed request, its environ's CGI keys, and where the response goes. */
 export interface Exchange {
-  readonly req: IncomingMessage;
+  readonly req: ServerRequest;
   readonly environ: CgiEnviron;
   readonly writer: ResponseWriter;
   /** Max request body bytes (0 = unlimited); past it the backend answers 413. */

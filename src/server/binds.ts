@@ -1,5 +1,5 @@
 /** Listening addresses: parsing Gunicorn-style bind strings and listening on them. */
-import { lstatSync, unlinkSync } from 'node:fs';
+import { chownSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { SettingError } from '../settings/registry.js';
 
@@ -50,8 +50,20 @@ export function parseBind(text: string): Bind {
   return { kind: 'tcp', host: host === '' ? '0.0.0.0' : host, port };
 }
 
+/** How a `unix:` bind's socket file is created (`--umask`, and `--user`/`--group` as its owner). */
+export interface SocketFileOptions {
+  readonly umask: number;
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
 /** Listens and returns the address as a URL-ish string for the log (`http://127.0.0.1:8000`). */
-export function listen(server: Server, bind: Bind, scheme = 'http'): Promise<string> {
+export function listen(
+  server: Server,
+  bind: Bind,
+  scheme = 'http',
+  socketFile: SocketFileOptions = { umask: 0 },
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);
@@ -71,7 +83,26 @@ export function listen(server: Server, bind: Bind, scheme = 'http'): Promise<str
       server.listen({ fd: bind.fd }, done);
     } else if (bind.kind === 'unix') {
       removeStaleSocket(bind.path);
-      server.listen({ path: bind.path, backlog: 2048 }, done);
+      // The socket file is made by the bind inside listen(): its mode is 0777 less the umask in force
+      // then. As in Gunicorn, that is --umask exactly (0: any local user may connect), and the file
+      // belongs to the --user/--group the server runs as.
+      const previous = process.umask(socketFile.umask);
+      try {
+        server.listen({ path: bind.path, backlog: 2048 }, () => {
+          try {
+            if (socketFile.uid !== undefined || socketFile.gid !== undefined)
+              chownSync(bind.path, socketFile.uid ?? -1, socketFile.gid ?? -1);
+          } catch (error) {
+            server.off('error', onError);
+            server.close();
+            reject(error);
+            return;
+          }
+          done();
+        });
+      } finally {
+        process.umask(previous);
+      }
     } else {
       server.listen({ host: bind.host, port: bind.port, backlog: 2048 }, done);
     }

@@ -1,23 +1,39 @@
 /**
  * The HTTP front: node:http (llhttp) parses, this module enforces what llhttp does not, builds the environ
  * and hands each request to the backend. Keep-alive and in-order pipelining are node:http's; malformed
- * input never reaches a backend and never takes the process down.
+ * input never reaches a backend and never takes the process down. With TLS and `--http2`, node:http2
+ * serves HTTP/2 streams on the same port (ALPN), through the same checks, environ and response rules.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, {
+  type Http2SecureServer,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import type { Server as NetServer, Socket } from 'node:net';
+import type { CgiEnviron } from '../contract/types.js';
 import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
 import { applyProxyHeaders, type ProxyTrust } from '../http/forwarded.js';
+import { checkH2RequestHead, h2RequestHead } from '../http/h2-request.js';
 import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
 import { formatAccessLine } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Backend } from './backend.js';
-import { ResponseWriter, reasonPhrase } from './response-writer.js';
+import { H2ResponseWriter } from './h2-response-writer.js';
+import { requireProxyHeader } from './proxy-protocol.js';
+import {
+  ResponseWriter,
+  reasonPhrase,
+  type ServerRequest,
+  type ServerResponseLike,
+} from './response-writer.js';
 
 export interface FrontOptions {
   readonly limits: RequestLimits;
-  /** Seconds an idle keep-alive connection is kept (Gunicorn's --keep-alive). */
+  /** Seconds an idle keep-alive connection is kept (Gunicorn's --keep-alive); HTTP/2 sessions too. */
   readonly keepAlive: number;
   /** Seconds a client has to send a complete request head (slow-loris guard). → 408 */
   readonly headerTimeout: number;
@@ -25,8 +41,12 @@ export interface FrontOptions {
   readonly scriptName: string;
   /** TLS (`--certfile`, `--keyfile`, …): the server speaks HTTPS when given. */
   readonly tls?: https.ServerOptions;
+  /** With `tls`: offer HTTP/2 through ALPN (`--http2`), HTTP/1.1 still served on the same port. */
+  readonly http2?: boolean;
   /** Which peers may set the proxy headers (`--forwarded-allow-ips`). */
   readonly proxyTrust: ProxyTrust;
+  /** `--proxy-protocol`: every connection starts with a PROXY header from one of these peers. */
+  readonly proxyProtocol?: ProxyTrust;
   /** Request counters for /metrics; absent when metrics are off. */
   readonly metrics?: Metrics;
   /** Where finished requests are logged (`--access-logfile`); absent when the access log is off. */
@@ -34,15 +54,30 @@ export interface FrontOptions {
 }
 
 export interface Front {
-  readonly server: http.Server;
+  readonly server: NetServer;
   /** Whether new responses should close their connection (set while shutting down). */
   draining: boolean;
+  /** Closes connections with no request in flight; HTTP/2 sessions get GOAWAY and finish their streams. */
+  closeIdle(): void;
+  /** Closes every connection now. */
+  closeAll(): void;
 }
 
 const factsBySocket = new WeakMap<Socket, ConnectionFacts>();
 
+/**
+ * A TLS socket's facts may have been set on the TCP socket under it (by the PROXY header): the first
+ * request on a connection looks there (node:tls keeps the wrapped socket as `_parent`).
+ */
+function wrappedFacts(socket: Socket): ConnectionFacts | undefined {
+  const parent = (socket as Socket & { _parent?: Socket | null })._parent;
+  const facts = parent == null ? undefined : factsBySocket.get(parent);
+  if (facts !== undefined) factsBySocket.set(socket, facts);
+  return facts;
+}
+
 function connectionFacts(socket: Socket): ConnectionFacts {
-  let facts = factsBySocket.get(socket);
+  let facts = factsBySocket.get(socket) ?? wrappedFacts(socket);
   if (facts === undefined) {
     const local = socket.localAddress;
     const remotePort = socket.remotePort;
@@ -65,24 +100,41 @@ function clientErrorStatus(code: string | undefined): number {
   return 400;
 }
 
+/** RFC 9113 §5.1.2: a client may open this many streams at once (nginx and HAProxy use 100–128). */
+const H2_MAX_CONCURRENT_STREAMS = 100;
+
 export function createFront(backend: Backend, options: FrontOptions, log: Logger, unixPath = ''): Front {
   const { limits, accessLog, metrics } = options;
   const state = { draining: false };
+  const factsOf = unixPath === '' ? connectionFacts : (socket: Socket) => unixFacts(socket, unixPath);
 
-  const reject = (req: IncomingMessage, res: ServerResponse, status: number, reason: string) => {
+  const reject = (req: ServerRequest, writer: ResponseWriter, status: number, reason: string) => {
     log.debug(`rejected ${req.method} ${req.url?.slice(0, 200)}: ${reason}`);
-    new ResponseWriter(req, res, log).fail(status);
+    writer.fail(status);
+  };
+
+  /** Everything after the head checks, the same for both protocols. */
+  const dispatch = (req: ServerRequest, environ: CgiEnviron, writer: ResponseWriter, bodyLength: number) => {
+    applyProxyHeaders(environ, options.proxyTrust);
+    if (accessLog !== undefined) logWhenDone(accessLog, environ, writer);
+    if (metrics !== undefined) countWhenDone(metrics, writer);
+    backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
   };
 
   const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
     const method = req.method!;
     const url = req.url!;
     const checked = checkRequestHead(method, url, req.httpVersion, req.rawHeaders, limits);
-    if (!checked.ok) return reject(req, res, checked.rejection.status, checked.rejection.reason);
+    if (!checked.ok)
+      return reject(
+        req,
+        new ResponseWriter(req, res, log),
+        checked.rejection.status,
+        checked.rejection.reason,
+      );
     if (state.draining) res.shouldKeepAlive = false;
     // RFC 9110 §10.1.1: only now that the request is acceptable is the client asked for its body.
     if (expectsContinue) res.writeContinue();
-    const facts = unixPath === '' ? connectionFacts(req.socket) : unixFacts(req.socket, unixPath);
     const environ = buildEnviron(
       {
         method,
@@ -91,18 +143,42 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
         protocol: `HTTP/${req.httpVersion}`,
         rawHeaders: req.rawHeaders,
       },
-      facts,
+      factsOf(req.socket),
       options,
     );
-    applyProxyHeaders(environ, options.proxyTrust);
     // From the environ, not req.headers: node:http builds that object lazily, and it costs on every request.
     const length = environ.CONTENT_LENGTH;
     const bodyLength =
       environ.HTTP_TRANSFER_ENCODING !== undefined ? -1 : length === undefined ? 0 : Number(length);
-    const writer = new ResponseWriter(req, res, log, bodyLength);
-    if (accessLog !== undefined) logWhenDone(accessLog, environ, writer);
-    if (metrics !== undefined) countWhenDone(metrics, writer);
-    backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
+    dispatch(req, environ, new ResponseWriter(req, res, log, bodyLength), bodyLength);
+  };
+
+  const serveH2 = (req: Http2ServerRequest, res: Http2ServerResponse, expectsContinue: boolean) => {
+    const stream = req.stream;
+    const head = h2RequestHead(req.rawHeaders);
+    // A stream whose HEADERS frame ended it has no body; otherwise, without Content-Length, the body's
+    // length is known only at its end (like chunked in HTTP/1.1).
+    const length = stream.endAfterHeaders ? 0 : -1;
+    const checked = checkH2RequestHead(head, limits);
+    if (!checked.ok) {
+      const writer = new H2ResponseWriter(req, res, log, length);
+      return reject(req, writer, checked.rejection.status, checked.rejection.reason);
+    }
+    if (expectsContinue) res.writeContinue();
+    const environ = buildEnviron(
+      {
+        method: head.method,
+        rawTarget: head.path,
+        target: checked.target,
+        protocol: 'HTTP/2',
+        rawHeaders: head.rawHeaders,
+      },
+      factsOf(stream.session!.socket as Socket),
+      options,
+    );
+    const declared = environ.CONTENT_LENGTH;
+    const bodyLength = length === 0 ? 0 : declared === undefined ? -1 : Number(declared);
+    dispatch(req, environ, new H2ResponseWriter(req, res, log, bodyLength), bodyLength);
   };
 
   const serverOptions: http.ServerOptions = {
@@ -114,23 +190,48 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     requestTimeout: 0,
     connectionsCheckingInterval: Math.min(1000, options.headerTimeout * 500),
   };
-  // node:https serves the same request/response API over TLS, so everything below is shared.
-  const server: http.Server =
-    options.tls === undefined
-      ? http.createServer(serverOptions)
-      : https.createServer({ ...serverOptions, ...options.tls });
+  let server: http.Server | https.Server | Http2SecureServer;
+  let sessions: Set<ServerHttp2Session> | null = null;
+  if (options.tls === undefined) server = http.createServer(serverOptions);
+  else if (options.http2 !== true)
+    // node:https serves the same request/response API over TLS, so everything below is shared.
+    server = https.createServer({ ...serverOptions, ALPNProtocols: ['http/1.1'], ...options.tls });
+  else {
+    const h2 = createH2Server(options, serverOptions, log);
+    server = h2.server;
+    sessions = h2.sessions;
+  }
   // One more than the limit, so a request over it is seen (node:http silently drops the excess).
-  server.maxHeadersCount = limits.fields + 1;
-  server.on('request', (req, res) => serve(req, res, false));
-  // node:http emits this only for HTTP/1.1 with `Expect: 100-continue` (HTTP/1.0 ignores it, as it must).
-  server.on('checkContinue', (req, res) => serve(req, res, true));
+  (server as http.Server).maxHeadersCount = limits.fields + 1;
+  if (sessions === null) {
+    const h1 = server as http.Server;
+    h1.on('request', (req, res) => serve(req, res, false));
+    // node:http emits this only for HTTP/1.1 with `Expect: 100-continue` (HTTP/1.0 ignores it, as it must).
+    h1.on('checkContinue', (req, res) => serve(req, res, true));
+  } else {
+    // One server, two protocols (ALPN): HTTP/1.1 requests come as node:http's objects, HTTP/2 streams as
+    // node:http2's compatibility objects.
+    const either = (expectsContinue: boolean) => (req: ServerRequest, res: ServerResponseLike) => {
+      if (req.httpVersionMajor === 2)
+        serveH2(req as Http2ServerRequest, res as Http2ServerResponse, expectsContinue);
+      else serve(req as IncomingMessage, res as ServerResponse, expectsContinue);
+    };
+    server.on('request', either(false));
+    server.on('checkContinue', either(true));
+  }
   // CONNECT: this server is not a proxy.
-  server.on('connect', (req: IncomingMessage, socket: Socket) => {
+  server.on('connect', (req: ServerRequest, socket: Socket | Http2ServerResponse) => {
     log.debug(`refused CONNECT ${req.url?.slice(0, 200)}`);
-    socket.end(
-      'HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+    if (req.httpVersionMajor === 2) {
+      const res = socket as Http2ServerResponse;
+      res.writeHead(405, { allow: ALLOWED_METHODS }).end();
+      return;
+    }
+    const raw = socket as Socket;
+    raw.end(
+      `HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
     );
-    socket.destroySoon();
+    raw.destroySoon();
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     // Bytes after a request that ends the connection (HTTP/1.0, `Connection: close`) are not a request:
@@ -158,6 +259,10 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     }
     socket.destroySoon();
   });
+
+  const waiting =
+    options.proxyProtocol === undefined ? null : acceptProxyProtocol(server, options, log, unixPath);
+  const h1 = server as http.Server;
   return {
     server,
     get draining() {
@@ -166,7 +271,109 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     set draining(value: boolean) {
       state.draining = value;
     },
+    closeIdle() {
+      h1.closeIdleConnections();
+      // RFC 9113 §6.8: GOAWAY tells the client no new streams are taken; those in flight finish.
+      if (sessions !== null) for (const session of sessions) session.close();
+    },
+    closeAll() {
+      if (sessions === null) h1.closeAllConnections();
+      else {
+        // node:http2 has no closeAllConnections; its HTTP/1.1 connections are node:http's.
+        http.Server.prototype.closeAllConnections.call(server);
+        for (const session of sessions) session.destroy();
+      }
+      if (waiting !== null) for (const socket of waiting) socket.destroy();
+    },
   };
+}
+
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
+/**
+ * node:http2's secure server with HTTP/1.1 fallback (ALPN h2, http/1.1). Its HTTP/1.1 side is node:http's
+ * connection handling, configured through the same properties an http.Server has; its HTTP/2 sessions
+ * are tracked here for the idle timeout and for GOAWAY at shutdown.
+ */
+function createH2Server(
+  options: FrontOptions,
+  h1Options: http.ServerOptions,
+  log: Logger,
+): { server: Http2SecureServer; sessions: Set<ServerHttp2Session> } {
+  const { limits } = options;
+  const server = http2.createSecureServer({
+    ...options.tls,
+    allowHTTP1: true,
+    // Four pseudo-headers and one field over the limit, so such a request gets its 431 from the checks.
+    maxHeaderListPairs: limits.fields + 5,
+    settings: {
+      maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
+      maxHeaderListSize: h1Options.maxHeaderSize!,
+    },
+  });
+  Object.assign(server, {
+    maxHeaderSize: h1Options.maxHeaderSize,
+    requireHostHeader: false,
+    keepAliveTimeout: h1Options.keepAliveTimeout,
+    headersTimeout: h1Options.headersTimeout,
+    requestTimeout: 0,
+    connectionsCheckingInterval: h1Options.connectionsCheckingInterval,
+  });
+  const sessions = new Set<ServerHttp2Session>();
+  const idleMs = options.keepAlive * 1000;
+  const firstMs = options.headerTimeout * 1000;
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    // A session with no stream open closes (GOAWAY) after --keep-alive, or --header-timeout before its
+    // first request: the HTTP/2 counterparts of node:http's keep-alive and headers timeouts.
+    let open = 0;
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => session.close(), firstMs);
+    session.on('stream', (stream) => {
+      open++;
+      clearTimeout(timer);
+      timer = undefined;
+      stream.once('close', () => {
+        if (--open === 0 && !session.closed) timer = setTimeout(() => session.close(), idleMs);
+      });
+    });
+    session.on('error', (error) => log.debug(`HTTP/2 session error: ${error.message}`));
+    session.once('close', () => {
+      clearTimeout(timer);
+      sessions.delete(session);
+    });
+  });
+  return { server, sessions };
+}
+
+/** Wires `--proxy-protocol`: the header's source becomes the connection's peer (REMOTE_ADDR/PORT). */
+function acceptProxyProtocol(
+  server: NetServer,
+  options: FrontOptions,
+  log: Logger,
+  unixPath: string,
+): Set<Socket> {
+  const allowed = options.proxyProtocol!;
+  const tls = options.tls !== undefined;
+  return requireProxyHeader(
+    server,
+    {
+      allowed: (address) => allowed.trusts(address),
+      timeoutMs: options.headerTimeout * 1000,
+      onHeader: (socket, header) => {
+        const real = unixPath === '' ? connectionFacts(socket) : unixFacts(socket, unixPath);
+        const source = header.source;
+        // Gunicorn's choice: the client's address and port from the header; SERVER_NAME/PORT stay this
+        // server's (they come from Host anyway). PP2_CLIENT_SSL: the proxy terminated TLS for this
+        // client (HAProxy's send-proxy-v2-ssl). A TLS connection finds these under its TLS socket.
+        factsBySocket.set(socket, {
+          ...real,
+          ...(source === null ? {} : { remoteAddress: source.address, remotePort: String(source.port) }),
+          scheme: tls || header.clientTls ? 'https' : real.scheme,
+        });
+      },
+    },
+    log,
+  );
 }
 
 function countWhenDone(metrics: Metrics, writer: ResponseWriter): void {
@@ -204,7 +411,7 @@ function logWhenDone(
 }
 
 function unixFacts(socket: Socket, path: string): ConnectionFacts {
-  let facts = factsBySocket.get(socket);
+  let facts = factsBySocket.get(socket) ?? wrappedFacts(socket);
   if (facts === undefined) {
     facts = { remoteAddress: '', remotePort: '', serverName: path, serverPort: '', scheme: 'http' };
     factsBySocket.set(socket, facts);

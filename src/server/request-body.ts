@@ -5,10 +5,10 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpError } from './http-error.js';
+import type { ServerRequest } from './response-writer.js';
 
 export type ReceivedBody =
   | { readonly kind: 'memory'; readonly data: Buffer | null }
@@ -18,7 +18,7 @@ export const NO_BODY: ReceivedBody = Object.freeze({ kind: 'memory', data: null 
 
 /** `bodyLength` is the declared length: 0 for no body, -1 for chunked. */
 export function receiveBody(
-  req: IncomingMessage,
+  req: ServerRequest,
   bodyLength: number,
   limit: number,
   memoryLimit: number,

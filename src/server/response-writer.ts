@@ -10,6 +10,8 @@
  *     for HTTP/1.0; no body for HEAD, 204 and 304; a Date header.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Writable } from 'node:stream';
 import {
   checkHeaderName,
   checkHeaderValue,
@@ -52,6 +54,11 @@ const REASONS: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
+/** A request as node:http or node:http2's compatibility API hands it over. */
+export type ServerRequest = IncomingMessage | Http2ServerRequest;
+/** The response object that goes with a ServerRequest. */
+export type ServerResponseLike = ServerResponse | Http2ServerResponse;
+
 export function reasonPhrase(code: number): string {
   return REASONS[code] ?? 'Error';
 }
@@ -68,7 +75,7 @@ export class ResponseWriter {
   /** The response headers as sent, flattened (name, value, …), for the access log. */
   sentHeaders: readonly string[] = [];
 
-  readonly #req: IncomingMessage;
+  readonly #req: ServerRequest;
   readonly #res: ServerResponse;
   readonly #log: Logger;
   #declared = -1;
@@ -79,10 +86,11 @@ export class ResponseWriter {
   /** The request body's declared length (0 none, -1 chunked), to decide whether an unread rest is drained. */
   readonly #requestBody: number;
 
-  constructor(req: IncomingMessage, res: ServerResponse, log: Logger, requestBody = 0) {
+  constructor(req: ServerRequest, res: ServerResponseLike, log: Logger, requestBody = 0) {
     this.#req = req;
     this.#requestBody = requestBody;
-    this.#res = res;
+    // HTTP/2 responses take the same calls; the wire-specific ones are H2ResponseWriter's overrides.
+    this.#res = res as ServerResponse;
     this.#log = log;
     this.#bodyless = req.method === 'HEAD';
   }
@@ -92,7 +100,7 @@ export class ResponseWriter {
     return this.#res.destroyed && !this.#res.writableFinished;
   }
 
-  get response(): ServerResponse {
+  get response(): ServerResponseLike {
     return this.#res;
   }
 
@@ -137,12 +145,17 @@ export class ResponseWriter {
       flat.push('Content-Length', String(knownLength));
     }
     this.#declared = declared;
-    const res = this.#res;
-    if (close || !this.#bodyCanBeDrained()) res.shouldKeepAlive = false;
     this.status = code;
     this.headersSent = true;
     this.sentHeaders = flat;
-    res.writeHead(code, status.slice(4), flat);
+    this.writeHead(code, status.slice(4), flat, close || !this.#bodyCanBeDrained());
+  }
+
+  /** Puts the head on the wire; `close`: the connection ends after this response. */
+  protected writeHead(code: number, reason: string, flat: string[], close: boolean): void {
+    const res = this.#res;
+    if (close) res.shouldKeepAlive = false;
+    res.writeHead(code, reason, flat);
   }
 
   /**
@@ -159,17 +172,22 @@ export class ResponseWriter {
 
   /** Resolves when the client has taken what was queued, or the connection is gone. */
   waitForDrain(): Promise<void> {
-    const res = this.#res;
-    if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+    const flow = this.flow;
+    if (!flow.writableNeedDrain || flow.destroyed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
+        flow.off('drain', done);
+        flow.off('close', done);
         resolve();
       };
-      res.on('drain', done);
-      res.on('close', done);
+      flow.on('drain', done);
+      flow.on('close', done);
     });
+  }
+
+  /** What writes go to, for backpressure: the response (HTTP/1) or its stream (HTTP/2). */
+  protected get flow(): Writable {
+    return this.#res;
   }
 
   /** Completes the response. A body shorter than its Content-Length closes the connection. */
@@ -193,8 +211,12 @@ export class ResponseWriter {
     this.done = true;
     if (chunk === undefined || this.#bodyless) this.#res.end();
     else this.#res.end(chunk);
-    // The Connection header went out with the head, before the excess was seen: close explicitly.
-    if (this.#mustClose) this.#res.socket?.destroySoon();
+    if (this.#mustClose) this.closeAfterExcess();
+  }
+
+  /** The Connection header went out with the head, before the excess was seen: close explicitly. */
+  protected closeAfterExcess(): void {
+    this.#res.socket?.destroySoon();
   }
 
   /** Sends a whole response at once: the fast path for bodies that are complete when the head is known. */
@@ -218,14 +240,14 @@ export class ResponseWriter {
     this.status = code;
     this.headersSent = true;
     this.done = true;
-    res.shouldKeepAlive = false;
     this.#bodyless = this.#req.method === 'HEAD';
-    res.writeHead(code, reasonPhrase(code), [
+    const head = [
       'Content-Type',
       'text/plain; charset=utf-8',
       'Content-Length',
       String(Buffer.byteLength(body)),
-    ]);
+    ];
+    this.writeHead(code, reasonPhrase(code), head, true);
     res.end(this.#bodyless ? undefined : body);
   }
 
@@ -233,6 +255,11 @@ export class ResponseWriter {
   abort(): void {
     if (this.done) return;
     this.done = true;
+    this.dropConnection();
+  }
+
+  /** Ends the exchange so the client sees a truncation, never a complete response. */
+  protected dropConnection(): void {
     const socket = this.#res.socket;
     if (socket === null || socket.destroyed) {
       this.#res.destroy();

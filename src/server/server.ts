@@ -9,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Settings } from '../settings/definitions.js';
 import type { Backend } from './backend.js';
-import { activatedSockets, listen, parseBind } from './binds.js';
+import { activatedSockets, listen, parseBind, type SocketFileOptions } from './binds.js';
 import { createFront, type Front } from './http-front.js';
 
 export interface RunningServer {
@@ -34,6 +34,10 @@ export type ServerSettings = Pick<
   | 'keyfile'
   | 'ca_certs'
   | 'cert_reqs'
+  | 'http2'
+  | 'proxy_protocol'
+  | 'proxy_allow_ips'
+  | 'umask'
 >;
 
 /** TLS options from the settings: none without --certfile; client certificates per --cert-reqs. */
@@ -55,12 +59,15 @@ export interface ServerExtras {
   /** Counters for /metrics, served on `metricsBind` (`--metrics-bind`). */
   readonly metrics?: Metrics;
   readonly metricsBind?: string;
+  /** The owner `unix:` socket files get (`--user`/`--group`). */
+  readonly socketOwner?: { readonly uid?: number; readonly gid?: number };
 }
 
 /** The /metrics endpoint on its own server, so it is never reachable through the application's binds. */
 async function serveMetrics(
   metrics: Metrics,
   bindText: string,
+  socketFile: SocketFileOptions,
 ): Promise<{ server: http.Server; address: string }> {
   const server = http.createServer((req, res) => {
     if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -74,7 +81,7 @@ async function serveMetrics(
     });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  return { server, address: await listen(server, parseBind(bindText)) };
+  return { server, address: await listen(server, parseBind(bindText), 'http', socketFile) };
 }
 
 export async function startServer(
@@ -95,12 +102,16 @@ export async function startServer(
     headerTimeout: settings.header_timeout,
     scriptName: settings.root_path,
     proxyTrust: parseProxyTrust(settings.forwarded_allow_ips),
-    ...(tls === undefined ? {} : { tls }),
+    ...(settings.proxy_protocol ? { proxyProtocol: parseProxyTrust(settings.proxy_allow_ips) } : {}),
+    ...(tls === undefined ? {} : { tls, http2: settings.http2 }),
     ...(extras.metrics === undefined ? {} : { metrics: extras.metrics }),
     ...(extras.accessLogSink === undefined
       ? {}
       : { accessLog: { sink: extras.accessLogSink, format: extras.accessLogFormat ?? GUNICORN_FORMAT } }),
   };
+  if (settings.http2 && tls === undefined)
+    log.warning('--http2 has no effect without --certfile: HTTP/2 is offered on TLS binds only');
+  const socketFile: SocketFileOptions = { umask: settings.umask, ...extras.socketOwner };
   const fronts: Front[] = [];
   const addresses: string[] = [];
   try {
@@ -111,7 +122,7 @@ export async function startServer(
       const bind = parseBind(text);
       const front = createFront(backend, options, log, bind.kind === 'unix' ? bind.path : '');
       fronts.push(front);
-      addresses.push(await listen(front.server, bind, tls === undefined ? 'http' : 'https'));
+      addresses.push(await listen(front.server, bind, tls === undefined ? 'http' : 'https', socketFile));
     }
   } catch (error) {
     for (const front of fronts) front.server.close();
@@ -121,7 +132,7 @@ export async function startServer(
   const metricsServer =
     extras.metrics === undefined || extras.metricsBind === undefined
       ? null
-      : await serveMetrics(extras.metrics, extras.metricsBind);
+      : await serveMetrics(extras.metrics, extras.metricsBind, socketFile);
   if (metricsServer !== null) addresses.push(`${metricsServer.address}/metrics`);
 
   let stopping: Promise<void> | null = null;
@@ -132,14 +143,14 @@ export async function startServer(
           new Promise<void>((resolve) => {
             front.draining = true;
             front.server.close(() => resolve());
-            front.server.closeIdleConnections();
+            front.closeIdle();
           }),
       );
       const deadline = Date.now() + graceMs;
       await backend.close(graceMs);
       // Responses still flushing to clients finish; connections that turn idle are closed as they do.
       const sweep = setInterval(() => {
-        for (const front of fronts) front.server.closeIdleConnections();
+        for (const front of fronts) front.closeIdle();
       }, 50);
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -150,7 +161,7 @@ export async function startServer(
       ]);
       clearInterval(sweep);
       clearTimeout(timer);
-      for (const front of fronts) front.server.closeAllConnections();
+      for (const front of fronts) front.closeAll();
       metricsServer?.server.close();
       metricsServer?.server.closeAllConnections();
       await Promise.all(closed);

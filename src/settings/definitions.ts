@@ -15,6 +15,42 @@ import {
   text,
 } from './registry.js';
 
+/** A list of peers (IPs, CIDRs, '*'), checked the way src/http/forwarded.ts will use it. */
+function peerList(value: string): string[] {
+  const ips = list(value);
+  try {
+    parseProxyTrust(ips);
+  } catch (error) {
+    throw new SettingError(error instanceof Error ? error.message : String(error));
+  }
+  return ips;
+}
+
+/** A user or group: a name (as in /etc/passwd, /etc/group) or a numeric id; resolved at startup. */
+function account(value: string): string {
+  const t = value.trim();
+  if (t !== '' && !/^(\d+|[A-Za-z_][A-Za-z0-9_.-]*\$?)$/.test(t))
+    throw new SettingError(`expected a name or a numeric id, got ${JSON.stringify(value)}`);
+  return t;
+}
+
+/** Gunicorn's umask reading: 0o22, 0x12, a leading 0 for octal (022); other digits are decimal. */
+function umask(value: string): number {
+  const t = value.trim().toLowerCase();
+  const n = /^0o[0-7]+$/.test(t)
+    ? Number.parseInt(t.slice(2), 8)
+    : /^0x[0-9a-f]+$/.test(t)
+      ? Number.parseInt(t.slice(2), 16)
+      : /^0[0-7]+$/.test(t)
+        ? Number.parseInt(t, 8)
+        : /^(0|[1-9]\d*)$/.test(t)
+          ? Number(t)
+          : Number.NaN;
+  if (!(n >= 0 && n <= 0o777))
+    throw new SettingError(`expected a mask from 0 to 0o777 (e.g. 0o22), got ${JSON.stringify(value)}`);
+  return n;
+}
+
 export const SETTINGS = {
   config: defineSetting({
     key: 'config',
@@ -154,6 +190,15 @@ export const SETTINGS = {
     default: 0,
     parse: integer(0, 2),
   }),
+  http2: defineSetting({
+    key: 'http2',
+    flag: '--http2',
+    section: 'TLS',
+    doc: 'HTTP/2 via ALPN on TLS binds; HTTP/1.1 clients are still served on the same port.',
+    default: false,
+    parse: boolean,
+    boolean: true,
+  }),
   forwarded_allow_ips: defineSetting({
     key: 'forwarded_allow_ips',
     flag: '--forwarded-allow-ips',
@@ -161,15 +206,25 @@ export const SETTINGS = {
     section: 'Proxies',
     doc: "Peers (IPs, CIDRs, or '*') whose Forwarded / X-Forwarded-For, -Proto, -Host, -Prefix headers are applied; other peers' are removed. Unix-socket peers are trusted.",
     default: ['127.0.0.1', '::1'] as string[],
-    parse: (value: string) => {
-      const ips = list(value);
-      try {
-        parseProxyTrust(ips);
-      } catch (error) {
-        throw new SettingError(error instanceof Error ? error.message : String(error));
-      }
-      return ips;
-    },
+    parse: peerList,
+  }),
+  proxy_protocol: defineSetting({
+    key: 'proxy_protocol',
+    flag: '--proxy-protocol',
+    section: 'Proxies',
+    doc: 'Every connection must start with a PROXY protocol header (v1 or v2, as HAProxy sends it) from a --proxy-allow-from peer; its client address becomes REMOTE_ADDR and REMOTE_PORT. Other connections are closed.',
+    default: false,
+    parse: boolean,
+    boolean: true,
+  }),
+  proxy_allow_ips: defineSetting({
+    key: 'proxy_allow_ips',
+    flag: '--proxy-allow-from',
+    meta: 'IPS',
+    section: 'Proxies',
+    doc: "Peers (IPs, CIDRs, or '*') that may connect when --proxy-protocol is on. Unix-socket peers are allowed.",
+    default: ['127.0.0.1', '::1'] as string[],
+    parse: peerList,
   }),
   root_path: defineSetting({
     key: 'root_path',
@@ -299,6 +354,36 @@ export const SETTINGS = {
     doc: "A file to write the server's process id to while it runs (removed on exit).",
     default: '',
     parse: text,
+  }),
+  user: defineSetting({
+    key: 'user',
+    flag: '--user',
+    short: '-u',
+    meta: 'USER',
+    section: 'Server mechanics',
+    doc: 'Started as root: once every socket is bound and the pid file written, run as this user (name or id), workers included. Default: unchanged.',
+    default: '',
+    parse: account,
+  }),
+  group: defineSetting({
+    key: 'group',
+    flag: '--group',
+    short: '-g',
+    meta: 'GROUP',
+    section: 'Server mechanics',
+    doc: "With --user (or alone, as root): run as this group (name or id). Default: the user's primary group, else unchanged.",
+    default: '',
+    parse: account,
+  }),
+  umask: defineSetting({
+    key: 'umask',
+    flag: '--umask',
+    short: '-m',
+    meta: 'INT',
+    section: 'Server mechanics',
+    doc: 'unix: bind sockets get mode 0777 less this mask (0, the default, lets every local user connect, as in Gunicorn); files the server and its workers create get it on top of the inherited umask. Octal as 0o22 or 022.',
+    default: 0,
+    parse: umask,
   }),
   metrics_bind: defineSetting({
     key: 'metrics_bind',

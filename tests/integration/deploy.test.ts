@@ -10,7 +10,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { makeCertificate } from '../helpers/certificate.js';
+import { makeCertificate } from '../helpers/tls.js';
 import { block, docBlocks, substitute } from '../helpers/doc-blocks.js';
 import { get } from '../helpers/load.js';
 import { examples, repoRoot } from '../helpers/paths.js';
@@ -51,7 +51,7 @@ before(async () => {
   requireProxies();
   // The proxies' workers (www-data when we are root) open the socket and write temporary files here.
   chmodSync(dir, 0o755);
-  ({ cert, key } = makeCertificate(dir, 'example.com'));
+  ({ cert, key } = makeCertificate('', 'example.com', dir));
   const app = ['--chdir', examples, 'echo:application'];
   [tcp, unix] = await Promise.all([startNodicorn(app), startNodicorn(app, { bind: [`unix:${socketPath}`] })]);
   // As the documented socket unit makes it: owned by root, group www-data, mode 0660.

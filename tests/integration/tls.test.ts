@@ -1,16 +1,13 @@
 /** HTTPS with --certfile/--keyfile, and client certificates with --ca-certs/--cert-reqs. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { makeCertificate } from '../helpers/certificate.js';
 import { repoRoot } from '../helpers/paths.js';
 import { startNodicorn } from '../helpers/server.js';
+import { makeCertificate } from '../helpers/tls.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'nodicorn-tls-'));
-const { cert, key } = makeCertificate(dir, 'localhost');
+const { cert, key } = makeCertificate();
 
 function getJson(
   port: number,

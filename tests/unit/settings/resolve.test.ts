@@ -58,7 +58,7 @@ test('a misspelt flag and a misspelt NODICORN_ variable fail with the closest kn
 
 test('every setting has a flag, an environment variable and a doc line', () => {
   for (const [name, s] of Object.entries(SETTINGS)) {
-    assert.match(s.flag, /^--[a-z][a-z_-]+$/, name);
+    assert.match(s.flag, /^--[a-z][a-z0-9_-]+$/, name);
     assert.equal(s.env, `NODICORN_${s.key.toUpperCase()}`);
     assert.ok(s.doc.length > 10, name);
   }
