@@ -10,7 +10,6 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { makeCertificate } from '../helpers/tls.js';
 import { block, docBlocks, substitute } from '../helpers/doc-blocks.js';
 import { get } from '../helpers/load.js';
 import { examples, repoRoot } from '../helpers/paths.js';
@@ -24,6 +23,7 @@ import {
   WEB_USER,
 } from '../helpers/proxies.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { makeCertificate } from '../helpers/tls.js';
 
 const CLIENT = '127.0.0.2';
 const HOST = 'example.com:8443';
