@@ -5,27 +5,41 @@
  * host and SCRIPT_NAME. From any other peer these headers are removed from the environ, so an app cannot be
  * fooled into trusting them either (mod_wsgi CVE-2022-2255). Each header's last entry is used: it is the
  * one the trusted proxy itself added.
+ *
+ * Only one family is read, the one the proxy is known to set (`--forwarded-headers`): X-Forwarded-* by
+ * default, as Nginx, Apache and HAProxy configurations set them. A proxy passes on a header it was not
+ * told to set, so reading both would let a client forge the family the proxy leaves alone (a `Forwarded:
+ * for=…` through a stock Nginx config). The other family is removed even from trusted peers.
  */
 import { BlockList, isIP } from 'node:net';
 import type { CgiEnviron } from '../contract/types.js';
 import { splitHostPort } from './request-target.js';
 
-const PROXY_KEYS = [
-  'HTTP_FORWARDED',
+const X_FORWARDED_KEYS = [
   'HTTP_X_FORWARDED_FOR',
   'HTTP_X_FORWARDED_PROTO',
   'HTTP_X_FORWARDED_HOST',
   'HTTP_X_FORWARDED_PREFIX',
 ] as const;
+const PROXY_KEYS = ['HTTP_FORWARDED', ...X_FORWARDED_KEYS] as const;
+
+/** Which proxy headers are read: the de-facto X-Forwarded-* set, or RFC 7239's Forwarded. */
+export const FORWARDED_FAMILIES = ['x-forwarded', 'forwarded'] as const;
+export type ForwardedFamily = (typeof FORWARDED_FAMILIES)[number];
 
 export interface ProxyTrust {
   /** Whether `address` (a peer IP; '' for a Unix socket) may set the proxy headers. */
   trusts(address: string): boolean;
+  /** The header family a trusted peer's values are read from. */
+  readonly family: ForwardedFamily;
 }
 
 /** `127.0.0.1,::1,10.0.0.0/8` or `*`. Throws for an entry that is not an IP or a CIDR. */
-export function parseProxyTrust(spec: readonly string[]): ProxyTrust {
-  if (spec.includes('*')) return { trusts: () => true };
+export function parseProxyTrust(
+  spec: readonly string[],
+  family: ForwardedFamily = 'x-forwarded',
+): ProxyTrust {
+  if (spec.includes('*')) return { trusts: () => true, family };
   const list = new BlockList();
   for (const entry of spec) {
     const [address, bits] = entry.split('/');
@@ -37,6 +51,7 @@ export function parseProxyTrust(spec: readonly string[]): ProxyTrust {
     else list.addSubnet(address!, Number(bits), type);
   }
   return {
+    family,
     trusts: (address) => {
       if (address === '') return true;
       const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
@@ -72,6 +87,8 @@ export function applyProxyHeaders(env: CgiEnviron, trust: ProxyTrust): void {
   let client: string | undefined;
   let proto: string | undefined;
   let host: string | undefined;
+  if (trust.family === 'forwarded') for (const key of X_FORWARDED_KEYS) delete env[key];
+  else delete env.HTTP_FORWARDED;
   if (env.HTTP_FORWARDED !== undefined) {
     const f = lastForwarded(env.HTTP_FORWARDED);
     client = f.for?.replace(/^\[(.*)\](:\d+)?$/, '$1').replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, '$1');

@@ -30,6 +30,7 @@ export type ServerSettings = Pick<
   | 'limit_request_body'
   | 'root_path'
   | 'forwarded_allow_ips'
+  | 'forwarded_headers'
   | 'certfile'
   | 'keyfile'
   | 'ca_certs'
@@ -101,7 +102,7 @@ export async function startServer(
     keepAlive: settings.keepalive,
     headerTimeout: settings.header_timeout,
     scriptName: settings.root_path,
-    proxyTrust: parseProxyTrust(settings.forwarded_allow_ips),
+    proxyTrust: parseProxyTrust(settings.forwarded_allow_ips, settings.forwarded_headers),
     ...(settings.proxy_protocol ? { proxyProtocol: parseProxyTrust(settings.proxy_allow_ips) } : {}),
     ...(tls === undefined ? {} : { tls, http2: settings.http2 }),
     ...(extras.metrics === undefined ? {} : { metrics: extras.metrics }),

@@ -1,6 +1,6 @@
 /** Every setting nodicorn has, declared once. `docs/settings.md` and `--help` are generated from this. */
 
-import { parseProxyTrust } from '../http/forwarded.js';
+import { FORWARDED_FAMILIES, type ForwardedFamily, parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 import {
@@ -225,6 +225,15 @@ export const SETTINGS = {
     doc: "Peers (IPs, CIDRs, or '*') that may connect when --proxy-protocol is on. Unix-socket peers are allowed.",
     default: ['127.0.0.1', '::1'] as string[],
     parse: peerList,
+  }),
+  forwarded_headers: defineSetting({
+    key: 'forwarded_headers',
+    flag: '--forwarded-headers',
+    meta: 'FAMILY',
+    section: 'Proxies',
+    doc: "Which proxy headers --forwarded-allow-ips peers are believed for: 'x-forwarded' (X-Forwarded-For, -Proto, -Host, -Prefix; what Nginx, Apache and HAProxy set) or 'forwarded' (RFC 7239). The other family is removed.",
+    default: 'x-forwarded' as ForwardedFamily,
+    parse: oneOf(FORWARDED_FAMILIES),
   }),
   root_path: defineSetting({
     key: 'root_path',

@@ -46,17 +46,18 @@ test('X-Forwarded-* from a trusted peer: client, scheme, host, prefix', () => {
   assert.equal(env.SCRIPT_NAME, '/app');
 });
 
-test('RFC 7239 Forwarded wins, its last element counts', () => {
+test('--forwarded-headers forwarded: RFC 7239 Forwarded, its last element; X-Forwarded-* removed', () => {
   const env: Record<string, string> = {
     ...base(),
     HTTP_FORWARDED: 'for=1.1.1.1;proto=http, for="[2001:db8::1]:4711";proto=https;host="shop.example:8443"',
     HTTP_X_FORWARDED_FOR: '9.9.9.9',
   };
-  applyProxyHeaders(env, parseProxyTrust(['127.0.0.1']));
+  applyProxyHeaders(env, parseProxyTrust(['127.0.0.1'], 'forwarded'));
   assert.deepEqual(
     [env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SERVER_NAME, env.SERVER_PORT],
     ['2001:db8::1', 'https', 'shop.example', '8443'],
   );
+  assert.equal(env.HTTP_X_FORWARDED_FOR, undefined);
   assert.deepEqual(lastForwarded('for=a, For=b;Proto=https'), { for: 'b', proto: 'https' });
 });
 
@@ -85,4 +86,18 @@ test('junk values are ignored: a non-IP client, an unknown scheme, a relative pr
   };
   applyProxyHeaders(env, parseProxyTrust(['127.0.0.1']));
   assert.deepEqual([env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME], ['127.0.0.1', 'http', '']);
+});
+
+test('by default only X-Forwarded-* is read: a Forwarded header a client slipped through is removed', () => {
+  // A stock Nginx config sets X-Forwarded-For and passes on whatever Forwarded the client sent.
+  const env: Record<string, string> = {
+    ...base(),
+    HTTP_FORWARDED: 'for=6.6.6.6;proto=https;host=evil.example',
+    HTTP_X_FORWARDED_FOR: '203.0.113.9',
+  };
+  applyProxyHeaders(env, parseProxyTrust(['127.0.0.1']));
+  assert.equal(env.REMOTE_ADDR, '203.0.113.9');
+  assert.equal(env['wsgi.url_scheme'], 'http');
+  assert.equal(env.SERVER_NAME, 'internal');
+  assert.equal(env.HTTP_FORWARDED, undefined);
 });
