@@ -3,17 +3,20 @@
  * It resolves settings, loads the app through the right backend, listens, and turns signals into
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
-import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { PythonBackend } from '../bridge/python-backend.js';
+import { LogFile } from '../observability/log-file.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { parseStatsdAddress, StatsdClient, subscribeStatsdProcess } from '../observability/statsd.js';
 import type { Backend } from '../server/backend.js';
+import { awaitHook, callHook, type ServerInfo } from '../server/hooks.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { startServer } from '../server/server.js';
-import { findConfigFile, loadConfigFile } from '../settings/config-file.js';
+import { findConfigFile, loadConfigFile, type WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { SettingError } from '../settings/registry.js';
-import { resolveSettings } from '../settings/resolve.js';
+import { type Resolved, resolveSettings } from '../settings/resolve.js';
 import { type AppRef, parseAppRef } from './app-ref.js';
 import { helpText } from './help.js';
 import { loadTypeScriptApp } from './load-ts-app.js';
@@ -44,12 +47,42 @@ function isSupervised(backend: Backend): backend is Backend & Supervised {
   return typeof (backend as Partial<Supervised>).reload === 'function';
 }
 
-async function createBackend(ref: AppRef, settings: Settings, log: Logger, io: CliIo): Promise<Backend> {
+async function createBackend(
+  ref: AppRef,
+  settings: Settings,
+  log: Logger,
+  io: CliIo,
+  workerHooks: WorkerHooks | undefined,
+): Promise<Backend> {
   if (ref.kind === 'typescript') {
+    if (workerHooks !== undefined)
+      throw new SettingError(
+        `${workerHooks.location}: ${workerHooks.names.join(', ')} run in Python workers, and ${ref.file} is a TypeScript app`,
+      );
     return new InProcessBackend(await loadTypeScriptApp(ref.file, ref.attr, settings.chdir || io.cwd), log);
   }
   const { PythonBackend } = await import('../bridge/python-backend.js');
-  return new PythonBackend({ app: ref, settings, log, cwd: io.cwd });
+  return new PythonBackend({
+    app: ref,
+    settings,
+    log,
+    cwd: io.cwd,
+    ...(workerHooks === undefined ? {} : { workerHooks }),
+  });
+}
+
+/** How --print-config shows a value: lists joined, hooks by name. */
+function shown(value: unknown): string {
+  if (typeof value === 'function') return `<function ${value.name || 'anonymous'}>`;
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+/** A log destination: the given stream for '-', else a file SIGUSR1 can reopen. */
+function logSink(path: string, dash: LogSink, files: LogFile[]): LogSink {
+  if (path === '-') return dash;
+  const file = new LogFile(path);
+  files.push(file);
+  return file;
 }
 
 export async function main(
@@ -57,12 +90,11 @@ export async function main(
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
 ): Promise<number> {
-  let resolved: ReturnType<typeof resolveSettings>;
+  let resolved: Resolved;
   let ref: AppRef;
+  let workerHooks: WorkerHooks | undefined;
   try {
     resolved = resolveSettings(argv, env);
-    const configPath = findConfigFile(resolved.settings.config, io.cwd);
-    if (configPath !== null) resolved = resolveSettings(argv, env, await loadConfigFile(configPath));
     if (resolved.help) {
       io.stdout.write(helpText(version()));
       return 0;
@@ -71,26 +103,33 @@ export async function main(
       io.stdout.write(`nodicorn ${version()}\n`);
       return 0;
     }
-    if (resolved.positionals.length !== 1) {
+    const configPath = findConfigFile(resolved.settings.config, io.cwd);
+    if (configPath !== null) {
+      const file = await loadConfigFile(configPath, { python: resolved.settings.python, env, cwd: io.cwd });
+      if (file.output !== undefined) io.stderr.write(file.output);
+      resolved = resolveSettings(argv, env, file);
+      workerHooks = file.workerHooks;
+    }
+    const app = resolved.positionals.length === 0 ? resolved.settings.wsgi_app : resolved.positionals[0]!;
+    if (resolved.positionals.length > 1 || app === '') {
       throw new SettingError(
-        resolved.positionals.length === 0
+        app === ''
           ? 'no application given (for example: nodicorn --chdir examples hello:application; see --help)'
           : `one application expected, got ${resolved.positionals.join(' ')}`,
       );
     }
-    ref = parseAppRef(resolved.positionals[0]!);
+    ref = parseAppRef(app);
     if (resolved.settings.print_config) {
       for (const [name, value] of Object.entries(resolved.settings)) {
-        const shown = Array.isArray(value) ? value.join(',') : String(value);
         io.stdout.write(
-          `${name.padEnd(26)} = ${JSON.stringify(shown)}  (${resolved.sources[name as keyof typeof resolved.sources]})\n`,
+          `${name.padEnd(26)} = ${JSON.stringify(shown(value))}  (${resolved.sources[name as keyof typeof resolved.sources]})\n`,
         );
       }
       return 0;
     }
     if (resolved.settings.check_config) {
       io.stdout.write(
-        `configuration OK${configPath === null ? '' : ` (${configPath})`}; application ${resolved.positionals[0]}\n`,
+        `configuration OK${configPath === null ? '' : ` (${configPath})`}; application ${app}\n`,
       );
       return 0;
     }
@@ -100,41 +139,104 @@ export async function main(
     return 2;
   }
   const { settings } = resolved;
-  const sink = settings.errorlog === '-' ? io.stderr : createWriteStream(settings.errorlog, { flags: 'a' });
-  const log = createLogger(sink, settings.loglevel);
-  log.info(`Starting nodicorn ${version()}`);
-
-  let backend: Backend;
+  const files: LogFile[] = [];
+  let log: Logger;
+  let accessLogSink: LogSink | undefined;
   try {
-    backend = await createBackend(ref, settings, log, io);
+    log = createLogger(logSink(settings.errorlog, io.stderr, files), settings.loglevel);
+    accessLogSink = settings.accesslog === '' ? undefined : logSink(settings.accesslog, io.stdout, files);
+  } catch (error) {
+    io.stderr.write(`nodicorn: error: cannot open a log file: ${(error as Error).message}\n`);
+    return 1;
+  }
+  try {
+    return await serve(ref, settings, log, io, { files, accessLogSink, workerHooks });
+  } finally {
+    await Promise.all(files.map((file) => file.close()));
+  }
+}
+
+/** Runs the server until a signal stops it: hooks, backend, listeners, signals. */
+async function serve(
+  ref: AppRef,
+  settings: Settings,
+  log: Logger,
+  io: CliIo,
+  extras: { files: LogFile[]; accessLogSink: LogSink | undefined; workerHooks: WorkerHooks | undefined },
+): Promise<number> {
+  if (settings.proc_name !== '') process.title = `nodicorn: master [${settings.proc_name}]`;
+  log.info(`Starting nodicorn ${version()}`);
+  // Gunicorn's on_starting: a failure stops the start, before anything was loaded.
+  try {
+    if (settings.on_starting !== null) await settings.on_starting(settings);
+  } catch (error) {
+    log.critical(`on_starting hook failed; not starting\n${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  }
+  // StatsD first, so that the workers booting and what is logged meanwhile are counted.
+  const statsd =
+    settings.statsd_host === ''
+      ? undefined
+      : await StatsdClient.open(
+          parseStatsdAddress(settings.statsd_host),
+          settings.statsd_prefix,
+          settings.dogstatsd_tags,
+          log,
+        ).catch((error: unknown) => {
+          log.error(`StatsD is off: cannot reach ${settings.statsd_host}: ${(error as Error).message}`);
+          return undefined;
+        });
+  let backend: Backend;
+  let offStatsd = () => {};
+  try {
+    backend = await createBackend(ref, settings, log, io, extras.workerHooks);
+    if (statsd !== undefined) offStatsd = subscribeStatsdProcess(statsd, backend);
     await backend.start();
   } catch (error) {
     log.critical(error instanceof Error ? error.message : String(error));
+    offStatsd();
+    await statsd?.close();
     return 3;
   }
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    const accessLogSink =
-      settings.accesslog === ''
-        ? undefined
-        : settings.accesslog === '-'
-          ? io.stdout
-          : createWriteStream(settings.accesslog, { flags: 'a' });
     const metrics = settings.metrics_bind === '' ? undefined : new Metrics();
     if (metrics !== undefined && 'attachMetrics' in backend)
-      (backend as PythonBackend).attachMetrics(metrics);
+      (backend as unknown as PythonBackend).attachMetrics(metrics);
     server = await startServer(settings, backend, log, {
       ...(metrics === undefined ? {} : { metrics, metricsBind: settings.metrics_bind }),
-      ...(accessLogSink === undefined ? {} : { accessLogSink }),
+      ...(extras.accessLogSink === undefined ? {} : { accessLogSink: extras.accessLogSink }),
+      ...(statsd === undefined ? {} : { statsd }),
       accessLogFormat: settings.access_log_format,
     });
   } catch (error) {
     log.critical(`cannot listen: ${error instanceof Error ? error.message : String(error)}`);
     await backend.close(0);
+    offStatsd();
+    await statsd?.close();
     return 1;
   }
+  const info: ServerInfo = {
+    pid: process.pid,
+    addresses: server.addresses,
+    settings,
+    get workers() {
+      return (backend as Partial<PythonBackend>).workerPids ?? [];
+    },
+  };
   // Handlers go in before the ready line: a supervisor may signal as soon as it reads it, and SIGTTIN's
   // default action would stop the process.
+  // Gunicorn's USR1: reopen the log files (logrotate renames them, then signals); also while draining.
+  const offUsr1 = io.onSignal('SIGUSR1', () => {
+    for (const file of extras.files) {
+      try {
+        file.reopen();
+      } catch (error) {
+        log.error(`cannot reopen ${file.path}: ${(error as Error).message}; still writing to the old file`);
+      }
+    }
+    log.info('Handling signal: usr1; log files reopened');
+  });
   const exited = new Promise<number>((resolve) => {
     const unsubscribe: Array<() => void> = [];
     const stop = (graceMs: number, why: string) => {
@@ -151,14 +253,24 @@ export async function main(
     unsubscribe.push(io.onSignal('SIGQUIT', () => stop(0, 'Handling signal: quit')));
     if (isSupervised(backend)) {
       const b = backend;
-      unsubscribe.push(io.onSignal('SIGHUP', () => b.reload()));
+      unsubscribe.push(
+        io.onSignal('SIGHUP', () => {
+          callHook(log, 'on_reload', settings.on_reload, info);
+          b.reload();
+        }),
+      );
       unsubscribe.push(io.onSignal('SIGTTIN', () => b.addWorker()));
       unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
     }
   });
   if (settings.pidfile !== '') writeFileSync(settings.pidfile, `${process.pid}\n`);
   for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
+  callHook(log, 'when_ready', settings.when_ready, info);
   const code = await exited;
+  offUsr1();
+  offStatsd();
+  await statsd?.close();
+  await awaitHook(log, 'on_exit', settings.on_exit, settings.graceful_timeout * 1000, info);
   if (settings.pidfile !== '') rmSync(settings.pidfile, { force: true });
   return code;
 }

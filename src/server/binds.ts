@@ -51,7 +51,7 @@ export function parseBind(text: string): Bind {
 }
 
 /** Listens and returns the address as a URL-ish string for the log (`http://127.0.0.1:8000`). */
-export function listen(server: Server, bind: Bind, scheme = 'http'): Promise<string> {
+export function listen(server: Server, bind: Bind, scheme = 'http', backlog = 2048): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
     server.once('error', onError);
@@ -69,9 +69,9 @@ export function listen(server: Server, bind: Bind, scheme = 'http'): Promise<str
       server.listen({ fd: bind.fd }, done);
     } else if (bind.kind === 'unix') {
       removeStaleSocket(bind.path);
-      server.listen({ path: bind.path, backlog: 2048 }, done);
+      server.listen({ path: bind.path, backlog }, done);
     } else {
-      server.listen({ host: bind.host, port: bind.port, backlog: 2048 }, done);
+      server.listen({ host: bind.host, port: bind.port, backlog }, done);
     }
   });
 }
