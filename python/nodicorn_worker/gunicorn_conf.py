@@ -49,7 +49,8 @@ def plain(value, depth=0):
 
 
 def arity(fn):
-    """Positional parameters of `fn` (as Gunicorn's util.get_arity counts them), -1 for *args or unknown."""
+    """Positional parameters of `fn`, defaults included (as Gunicorn's util.get_arity counts them); -1 when
+    it takes *args or its signature is unknown."""
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -58,7 +59,7 @@ def arity(fn):
     for p in params:
         if p.kind == p.VAR_POSITIONAL:
             return -1
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty:
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             count += 1
     return count
 

@@ -89,6 +89,7 @@ test('Python workers: post_worker_init and worker_exit are called in Node with e
   const { dir, events } = project(`
     post_worker_init: (worker) => record({ hook: 'post_worker_init', ...worker }),
     worker_exit: (worker) => record({ hook: 'worker_exit', ...worker }),
+    on_reload: (server) => record({ hook: 'on_reload', workers: server.workers }),
     post_request: () => { throw new Error('post_request failed on purpose'); },
   `);
   const server = await startNodicorn(['--chdir', `${fixtures}python`, 'faults:application', '-w', '2'], {
@@ -113,6 +114,11 @@ test('Python workers: post_worker_init and worker_exit are called in Node with e
     assert.ok(!pids.includes(replacement.pid as number));
     await server.waitForLog(/Exception in post_request hook\nError: post_request failed on purpose/);
     assert.equal((await get(server.port, '/sleep/0')).status, 200);
+    // SIGHUP: on_reload sees the workers being replaced.
+    server.process.kill('SIGHUP');
+    const reload = await until(() => events().find((e) => e.hook === 'on_reload'));
+    assert.equal((reload.workers as number[]).length, 2);
+    await server.waitForLog('Reloaded: workers now');
   } finally {
     assert.equal(await server.stop(), 0);
   }
