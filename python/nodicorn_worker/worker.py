@@ -154,7 +154,7 @@ class Connection:
 class Call:
     """One application call: start_response's state machine (PEP 3333) and the response frames."""
 
-    __slots__ = ("conn", "rid", "status", "headers", "head_sent")
+    __slots__ = ("conn", "rid", "status", "headers", "head_sent", "sent")
 
     def __init__(self, conn, rid):
         self.conn = conn
@@ -162,6 +162,7 @@ class Call:
         self.status = None
         self.headers = None
         self.head_sent = False
+        self.sent = 0  # body bytes, for post_request's resp.sent
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info:
@@ -202,6 +203,7 @@ class Call:
             return
         if not self.head_sent:
             self.send_head()
+        self.sent += len(data)
         self.conn.send_frame(BODY, self.rid, data)
 
     def respond(self, result, poll_cancel):
@@ -212,6 +214,7 @@ class Call:
             if type(body) is not bytes:
                 raise TypeError("response body items must be bytes, got %s" % type(body).__name__)
             head = self.head_payload()
+            self.sent = len(body)
             return (frame_header(WHOLE, self.rid, 4 + len(head) + len(body)), U32.pack(len(head)), head, body)
         if type(result) is FileWrapper and self.sendfile(result):
             return (frame_header(END, self.rid, 0),)
@@ -223,6 +226,7 @@ class Call:
                 continue  # PEP 3333: headers wait for the first non-empty chunk
             if not self.head_sent:
                 self.send_head()
+            self.sent += len(chunk)
             self.conn.send_frame(BODY, rid, chunk)
             if poll_cancel(rid):
                 break
@@ -241,7 +245,8 @@ class Call:
         offset = os.lseek(fd, 0, os.SEEK_CUR)
         size = os.fstat(fd).st_size
         self.send_head()
-        self.conn.sendfile(self.rid, fd, offset, max(0, size - offset))
+        self.sent = max(0, size - offset)
+        self.conn.sendfile(self.rid, fd, offset, self.sent)
         return True
 
 
@@ -250,7 +255,7 @@ class Stop(Exception):
 
 
 class Worker:
-    def __init__(self, app, conn, threads, multiprocess):
+    def __init__(self, app, conn, threads, multiprocess, hooks=None):
         # SIGTERM (systemd signals the whole control group): finish the request running, then exit.
         # Requests still waiting behind it were never started; Node gives them to another worker.
         self.waiting_for_work = False
@@ -258,6 +263,7 @@ class Worker:
         self.app = app
         self.conn = conn
         self.threads = threads
+        self.hooks = hooks  # gunicorn.conf.py's pre_request/post_request (hooks.py), or None
         self.base = {
             "wsgi.version": (1, 0),
             "wsgi.errors": sys.stderr,
@@ -276,6 +282,9 @@ class Worker:
         environ["wsgi.input"] = stream
         call = Call(self.conn, rid)
         conn = self.conn
+        hooks = self.hooks
+        if hooks is not None:
+            req = hooks.before(environ)
         try:
             try:
                 result = self.app(environ, call.start_response)
@@ -293,6 +302,9 @@ class Worker:
             conn.send(*final)
         finally:
             conn.cancelled.discard(rid)
+        if hooks is not None:
+            # After the response went to Node, as Gunicorn runs it after the response was written.
+            hooks.after(req, environ, call.status, call.headers, call.sent)
 
     def on_sigterm(self, signum, frame):
         self.stopping = True

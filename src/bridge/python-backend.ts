@@ -8,16 +8,19 @@
  */
 import { randomInt } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { delimiter, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import type { AppRef } from '../cli/app-ref.js';
+import { workersChanged } from '../observability/channels.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Backend, Exchange } from '../server/backend.js';
+import { callHook } from '../server/hooks.js';
 import { isHttpError } from '../server/http-error.js';
 import { NO_BODY, type ReceivedBody, receiveBody } from '../server/request-body.js';
+import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { findPython } from './find-python.js';
+import { workerEnv } from './worker-package.js';
 import { type Dispatch, type WorkerEvents, type WorkerLaunch, WorkerProcess } from './worker-process.js';
 
 export interface PythonBackendOptions {
@@ -26,14 +29,13 @@ export interface PythonBackendOptions {
   readonly log: Logger;
   readonly cwd: string;
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Python hooks from a gunicorn.conf.py, which each worker loads and runs. */
+  readonly workerHooks?: WorkerHooks;
 }
 
 export class AppLoadFailed extends Error {
   override readonly name = 'AppLoadFailed';
 }
-
-/** The shipped worker package: python/nodicorn_worker beside dist/. */
-const WORKER_PATH = fileURLToPath(new URL('../../../python/', import.meta.url));
 
 /**
  * Batching: when every worker is busy, a worker whose running requests are all younger than FLOW_MS may
@@ -68,6 +70,10 @@ export class PythonBackend implements Backend {
   #watcher: FSWatcher | null = null;
   #drained: (() => void) | null = null;
   #metrics: Metrics | null = null;
+  /** Workers started so far: each one's age (Gunicorn's worker.age). */
+  #age = 0;
+  /** The live worker count last published on the workers channel. */
+  #published = -1;
 
   constructor(options: PythonBackendOptions) {
     this.#options = options;
@@ -99,16 +105,15 @@ export class PythonBackend implements Backend {
       pythonpath: settings.pythonpath.map((p) => resolve(cwd, p)),
       threads: settings.threads,
       multiprocess: settings.workers > 1,
+      loglevel: settings.loglevel,
+      ...(this.#options.workerHooks === undefined ? {} : { hooks: this.#options.workerHooks }),
     };
-    const pythonPath = env.PYTHONPATH;
+    const name = settings.proc_name === '' ? [] : [`--name=${settings.proc_name}`];
     this.#launch = {
       python: python.executable,
-      args: ['-m', 'nodicorn_worker', JSON.stringify(config)],
-      env: {
-        ...env,
-        PYTHONPATH: pythonPath ? `${WORKER_PATH}${delimiter}${pythonPath}` : WORKER_PATH,
-        PYTHONUNBUFFERED: '1',
-      },
+      // The name comes first so that ps shows it before the (long) JSON.
+      args: ['-m', 'nodicorn_worker', ...name, JSON.stringify(config)],
+      env: workerEnv(env),
       cwd: appDir,
       threads: settings.threads,
       log: this.#log,
@@ -119,6 +124,12 @@ export class PythonBackend implements Backend {
       `Booted ${this.#target} worker${this.#target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`,
     );
     if (settings.reload) this.#watchSources([appDir, ...config.pythonpath]);
+  }
+
+  healthy(): boolean {
+    if (this.#closing) return false;
+    for (const worker of this.#workers) if (worker.state === 'ready') return true;
+    return false;
   }
 
   handle(exchange: Exchange): void {
@@ -295,7 +306,32 @@ export class PythonBackend implements Backend {
   #newWorker(events: WorkerEvents): WorkerProcess {
     const { max_requests: max, max_requests_jitter: jitter } = this.#settings;
     const limit = max > 0 ? max + (jitter > 0 ? randomInt(0, jitter + 1) : 0) : Number.POSITIVE_INFINITY;
-    return new WorkerProcess(this.#launch!, limit, events);
+    const age = ++this.#age;
+    const { post_worker_init: postWorkerInit, worker_exit: workerExit } = this.#settings;
+    // The server hooks and the workers channel see every worker, whichever generation it belongs to.
+    return new WorkerProcess(this.#launch!, limit, age, {
+      ...events,
+      ready: (worker) => {
+        events.ready(worker);
+        this.#publishCount();
+        callHook(this.#log, 'post_worker_init', postWorkerInit, { pid: worker.pid, age });
+      },
+      exit: (worker, code, signal, unstarted) => {
+        events.exit(worker, code, signal, unstarted);
+        this.#publishCount();
+        callHook(this.#log, 'worker_exit', workerExit, { pid: worker.pid, age, exitCode: code, signal });
+      },
+    });
+  }
+
+  /** Publishes the number of ready workers when it changed (StatsD's gunicorn.workers gauge). */
+  #publishCount(): void {
+    if (!workersChanged.hasSubscribers) return;
+    let count = 0;
+    for (const worker of this.#workers) if (worker.state === 'ready') count++;
+    if (count === this.#published) return;
+    this.#published = count;
+    workersChanged.publish({ source: this, count });
   }
 
   /** Events of workers after their boot: replacement policy lives here. */

@@ -81,6 +81,8 @@ export class WorkerProcess {
   served = 0;
   /** Requests after which this worker retires (Infinity = never). */
   readonly maxRequests: number;
+  /** This worker's sequence number since the server started (passed to it: Gunicorn's worker.age). */
+  readonly age: number;
   readonly inFlight = new Map<number, Dispatch>();
   readonly child: ChildProcess;
   readonly #socket: Socket;
@@ -90,11 +92,12 @@ export class WorkerProcess {
   #paused = false;
   #lineBuffer = '';
 
-  constructor(launch: WorkerLaunch, maxRequests: number, events: WorkerEvents) {
+  constructor(launch: WorkerLaunch, maxRequests: number, age: number, events: WorkerEvents) {
     this.#launch = launch;
     this.#events = events;
     this.maxRequests = maxRequests;
-    this.child = spawn(launch.python, launch.args, {
+    this.age = age;
+    this.child = spawn(launch.python, [...launch.args, String(age)], {
       cwd: launch.cwd,
       env: launch.env,
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
@@ -240,7 +243,7 @@ export class WorkerProcess {
         this.#finish(dispatch);
         return;
       case FAIL:
-        this.#launch.log.error(
+        this.#launch.log.exception(
           `Error handling request ${describe(dispatch)}\n${payload.toString('utf8').trimEnd()}`,
         );
         writer.fail(500);

@@ -1,5 +1,6 @@
 /** `--help`, generated from the settings registry. */
 import { settingsBySection } from '../settings/definitions.js';
+import { isConfigOnly } from '../settings/registry.js';
 
 export function helpText(version: string): string {
   const lines = [
@@ -14,7 +15,12 @@ export function helpText(version: string): string {
   for (const [section, settings] of settingsBySection()) {
     lines.push(`${section}:`);
     for (const s of settings) {
-      const flags = `${s.short === undefined ? '    ' : `${s.short}, `}${s.flag}${s.meta === undefined ? '' : ` ${s.meta}`}`;
+      if (isConfigOnly(s)) {
+        lines.push(`  ${`    ${s.key} (config file only)`.padEnd(36)} ${s.doc}`);
+        continue;
+      }
+      const aliases = (s.aliases ?? []).map((a) => `, ${a}`).join('');
+      const flags = `${s.short === undefined ? '    ' : `${s.short}, `}${s.flag}${aliases}${s.meta === undefined ? '' : ` ${s.meta}`}`;
       const def = Array.isArray(s.default) ? s.default.join(',') : String(s.default);
       lines.push(`  ${flags.padEnd(36)} ${s.doc}`);
       lines.push(`  ${''.padEnd(36)} [default: ${def === '' ? "''" : def}; env ${s.env}]`);

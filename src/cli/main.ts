@@ -3,19 +3,22 @@
  * It resolves settings, loads the app through the right backend, listens, and turns signals into
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
-import { createWriteStream, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { PythonBackend } from '../bridge/python-backend.js';
+import { LogFile } from '../observability/log-file.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { parseStatsdAddress, StatsdClient, subscribeStatsdProcess } from '../observability/statsd.js';
 import type { Backend } from '../server/backend.js';
 import { DeferredBackend } from '../server/deferred-backend.js';
+import { awaitHook, callHook, type ServerInfo } from '../server/hooks.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { checkIdentity, dropPrivileges, type Identity, resolveIdentity } from '../server/privileges.js';
 import { startServer } from '../server/server.js';
-import { findConfigFile, loadConfigFile } from '../settings/config-file.js';
+import { findConfigFile, loadConfigFile, type WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { SettingError } from '../settings/registry.js';
-import { resolveSettings } from '../settings/resolve.js';
+import { type Resolved, resolveSettings } from '../settings/resolve.js';
 import { type AppRef, parseAppRef } from './app-ref.js';
 import { helpText } from './help.js';
 import { loadTypeScriptApp } from './load-ts-app.js';
@@ -46,12 +49,42 @@ function isSupervised(backend: Backend): backend is Backend & Supervised {
   return typeof (backend as Partial<Supervised>).reload === 'function';
 }
 
-async function createBackend(ref: AppRef, settings: Settings, log: Logger, io: CliIo): Promise<Backend> {
+async function createBackend(
+  ref: AppRef,
+  settings: Settings,
+  log: Logger,
+  io: CliIo,
+  workerHooks: WorkerHooks | undefined,
+): Promise<Backend> {
   if (ref.kind === 'typescript') {
+    if (workerHooks !== undefined)
+      throw new SettingError(
+        `${workerHooks.location}: ${workerHooks.names.join(', ')} run in Python workers, and ${ref.file} is a TypeScript app`,
+      );
     return new InProcessBackend(await loadTypeScriptApp(ref.file, ref.attr, settings.chdir || io.cwd), log);
   }
   const { PythonBackend } = await import('../bridge/python-backend.js');
-  return new PythonBackend({ app: ref, settings, log, cwd: io.cwd });
+  return new PythonBackend({
+    app: ref,
+    settings,
+    log,
+    cwd: io.cwd,
+    ...(workerHooks === undefined ? {} : { workerHooks }),
+  });
+}
+
+/** How --print-config shows a value: lists joined, hooks by name. */
+function shown(value: unknown): string {
+  if (typeof value === 'function') return `<function ${value.name || 'anonymous'}>`;
+  return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+/** A log destination: the given stream for '-', else a file SIGUSR1 can reopen. */
+function logSink(path: string, dash: LogSink, files: LogFile[]): LogSink {
+  if (path === '-') return dash;
+  const file = new LogFile(path);
+  files.push(file);
+  return file;
 }
 
 export async function main(
@@ -59,12 +92,11 @@ export async function main(
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo,
 ): Promise<number> {
-  let resolved: ReturnType<typeof resolveSettings>;
+  let resolved: Resolved;
   let ref: AppRef;
+  let workerHooks: WorkerHooks | undefined;
   try {
     resolved = resolveSettings(argv, env);
-    const configPath = findConfigFile(resolved.settings.config, io.cwd);
-    if (configPath !== null) resolved = resolveSettings(argv, env, await loadConfigFile(configPath));
     if (resolved.help) {
       io.stdout.write(helpText(version()));
       return 0;
@@ -73,19 +105,26 @@ export async function main(
       io.stdout.write(`nodicorn ${version()}\n`);
       return 0;
     }
-    if (resolved.positionals.length !== 1) {
+    const configPath = findConfigFile(resolved.settings.config, io.cwd);
+    if (configPath !== null) {
+      const file = await loadConfigFile(configPath, { python: resolved.settings.python, env, cwd: io.cwd });
+      if (file.output !== undefined) io.stderr.write(file.output);
+      resolved = resolveSettings(argv, env, file);
+      workerHooks = file.workerHooks;
+    }
+    const app = resolved.positionals.length === 0 ? resolved.settings.wsgi_app : resolved.positionals[0]!;
+    if (resolved.positionals.length > 1 || app === '') {
       throw new SettingError(
-        resolved.positionals.length === 0
+        app === ''
           ? 'no application given (for example: nodicorn --chdir examples hello:application; see --help)'
           : `one application expected, got ${resolved.positionals.join(' ')}`,
       );
     }
-    ref = parseAppRef(resolved.positionals[0]!);
+    ref = parseAppRef(app);
     if (resolved.settings.print_config) {
       for (const [name, value] of Object.entries(resolved.settings)) {
-        const shown = Array.isArray(value) ? value.join(',') : String(value);
         io.stdout.write(
-          `${name.padEnd(26)} = ${JSON.stringify(shown)}  (${resolved.sources[name as keyof typeof resolved.sources]})\n`,
+          `${name.padEnd(26)} = ${JSON.stringify(shown(value))}  (${resolved.sources[name as keyof typeof resolved.sources]})\n`,
         );
       }
       return 0;
@@ -93,7 +132,7 @@ export async function main(
     if (resolved.settings.check_config) {
       checkIdentity(resolveIdentity(resolved.settings.user, resolved.settings.group));
       io.stdout.write(
-        `configuration OK${configPath === null ? '' : ` (${configPath})`}; application ${resolved.positionals[0]}\n`,
+        `configuration OK${configPath === null ? '' : ` (${configPath})`}; application ${app}\n`,
       );
       return 0;
     }
@@ -115,30 +154,76 @@ export async function main(
   // --umask narrows the mode of every file created from here on (logs, pid file, workers' files); unix:
   // sockets get it exactly (binds.ts).
   if (settings.umask !== 0) process.umask(process.umask(0o077) | settings.umask);
-  const sink = settings.errorlog === '-' ? io.stderr : createWriteStream(settings.errorlog, { flags: 'a' });
-  const log = createLogger(sink, settings.loglevel);
-  log.info(`Starting nodicorn ${version()}`);
+  const files: LogFile[] = [];
+  let log: Logger;
+  let accessLogSink: LogSink | undefined;
+  try {
+    log = createLogger(logSink(settings.errorlog, io.stderr, files), settings.loglevel);
+    accessLogSink = settings.accesslog === '' ? undefined : logSink(settings.accesslog, io.stdout, files);
+  } catch (error) {
+    io.stderr.write(`nodicorn: error: cannot open a log file: ${(error as Error).message}\n`);
+    return 1;
+  }
+  try {
+    return await serve(ref, settings, log, io, { files, accessLogSink, workerHooks, identity });
+  } finally {
+    await Promise.all(files.map((file) => file.close()));
+  }
+}
 
-  // Sockets first (ports below 1024 need root), then the pid file, then the identity of --user/--group,
-  // and only then the application: no application code ever runs as root.
+/**
+ * Runs the server until a signal stops it. Sockets first (ports below 1024 need root), then the pid file,
+ * then the identity of --user/--group, and only then the application: no application code runs as root.
+ */
+async function serve(
+  ref: AppRef,
+  settings: Settings,
+  log: Logger,
+  io: CliIo,
+  extras: {
+    files: LogFile[];
+    accessLogSink: LogSink | undefined;
+    workerHooks: WorkerHooks | undefined;
+    identity: Identity;
+  },
+): Promise<number> {
+  const { identity } = extras;
+  if (settings.proc_name !== '') process.title = `nodicorn: master [${settings.proc_name}]`;
+  log.info(`Starting nodicorn ${version()}`);
+  // Gunicorn's on_starting: a failure stops the start, before anything was loaded.
+  try {
+    if (settings.on_starting !== null) await settings.on_starting(settings);
+  } catch (error) {
+    log.critical(`on_starting hook failed; not starting\n${(error as Error)?.stack ?? String(error)}`);
+    return 1;
+  }
+  // StatsD first, so that the workers booting and what is logged meanwhile are counted.
+  const statsd =
+    settings.statsd_host === ''
+      ? undefined
+      : await StatsdClient.open(
+          parseStatsdAddress(settings.statsd_host),
+          settings.statsd_prefix,
+          settings.dogstatsd_tags,
+          log,
+        ).catch((error: unknown) => {
+          log.error(`StatsD is off: cannot reach ${settings.statsd_host}: ${(error as Error).message}`);
+          return undefined;
+        });
   const gate = new DeferredBackend();
   const metrics = settings.metrics_bind === '' ? undefined : new Metrics();
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
-    const accessLogSink =
-      settings.accesslog === ''
-        ? undefined
-        : settings.accesslog === '-'
-          ? io.stdout
-          : createWriteStream(settings.accesslog, { flags: 'a' });
     server = await startServer(settings, gate, log, {
       ...(metrics === undefined ? {} : { metrics, metricsBind: settings.metrics_bind }),
-      ...(accessLogSink === undefined ? {} : { accessLogSink }),
+      ...(extras.accessLogSink === undefined ? {} : { accessLogSink: extras.accessLogSink }),
+      ...(statsd === undefined ? {} : { statsd }),
       accessLogFormat: settings.access_log_format,
       socketOwner: identity,
     });
   } catch (error) {
     log.critical(`cannot listen: ${error instanceof Error ? error.message : String(error)}`);
+    await statsd?.close();
     return 1;
   }
   if (settings.pidfile !== '') writeFileSync(settings.pidfile, `${process.pid}\n`);
@@ -152,23 +237,46 @@ export async function main(
     }
   };
   let backend: Backend;
+  let offStatsd = () => {};
   try {
     dropPrivileges(identity);
     if (identity.uid !== undefined || identity.gid !== undefined)
       log.info(`Running as uid ${process.getuid!()}, gid ${process.getgid!()}`);
-    backend = await createBackend(ref, settings, log, io);
+    backend = await createBackend(ref, settings, log, io, extras.workerHooks);
+    if (statsd !== undefined) offStatsd = subscribeStatsdProcess(statsd, backend);
     if (metrics !== undefined && 'attachMetrics' in backend)
-      (backend as PythonBackend).attachMetrics(metrics);
+      (backend as unknown as PythonBackend).attachMetrics(metrics);
     await backend.start();
   } catch (error) {
     log.critical(error instanceof Error ? error.message : String(error));
     await server.shutdown(0);
+    offStatsd();
+    await statsd?.close();
     cleanUp();
     return 3;
   }
   gate.ready(backend);
+  const info: ServerInfo = {
+    pid: process.pid,
+    addresses: server.addresses,
+    settings,
+    get workers() {
+      return (backend as Partial<PythonBackend>).workerPids ?? [];
+    },
+  };
   // Handlers go in before the ready line: a supervisor may signal as soon as it reads it, and SIGTTIN's
   // default action would stop the process.
+  // Gunicorn's USR1: reopen the log files (logrotate renames them, then signals); also while draining.
+  const offUsr1 = io.onSignal('SIGUSR1', () => {
+    for (const file of extras.files) {
+      try {
+        file.reopen();
+      } catch (error) {
+        log.error(`cannot reopen ${file.path}: ${(error as Error).message}; still writing to the old file`);
+      }
+    }
+    log.info('Handling signal: usr1; log files reopened');
+  });
   const exited = new Promise<number>((resolve) => {
     const unsubscribe: Array<() => void> = [];
     const stop = (graceMs: number, why: string) => {
@@ -185,7 +293,12 @@ export async function main(
     unsubscribe.push(io.onSignal('SIGQUIT', () => stop(0, 'Handling signal: quit')));
     if (isSupervised(backend)) {
       const b = backend;
-      unsubscribe.push(io.onSignal('SIGHUP', () => b.reload()));
+      unsubscribe.push(
+        io.onSignal('SIGHUP', () => {
+          callHook(log, 'on_reload', settings.on_reload, info);
+          b.reload();
+        }),
+      );
       unsubscribe.push(io.onSignal('SIGTTIN', () => b.addWorker()));
       unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
     } else {
@@ -202,7 +315,12 @@ export async function main(
     }
   });
   for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
+  callHook(log, 'when_ready', settings.when_ready, info);
   const code = await exited;
+  offUsr1();
+  offStatsd();
+  await statsd?.close();
+  await awaitHook(log, 'on_exit', settings.on_exit, settings.graceful_timeout * 1000, info);
   cleanUp();
   return code;
 }

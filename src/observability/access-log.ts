@@ -2,7 +2,10 @@
  * The access log, in Gunicorn's format language (`--access-logformat`): `%(h)s %(l)s %(u)s %(t)s "%(r)s"
  * %(s)s %(b)s "%(f)s" "%(a)s"` by default, with Gunicorn's atoms. Unlike Gunicorn, every value is escaped
  * (control characters, quotes and backslashes as \xHH), so a request cannot forge a log line.
+ * `--access-logformat json` writes JSON lines instead. Lines are written as responses finish, from the
+ * request channel (channels.ts).
  */
+import { REQUEST_FINISH, type RequestRecord, subscribeFor } from './channels.js';
 
 /** Gunicorn's default --access-logformat. */
 export const GUNICORN_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"';
@@ -117,4 +120,85 @@ function atom(name: string, r: AccessRecord): string {
 /** Formats one access-log line (without the newline). Unknown atoms give '-', as in Gunicorn. */
 export function formatAccessLine(format: string, record: AccessRecord): string {
   return format.replace(/%\(([^)]+)\)s/g, (_, name: string) => escapeLogValue(atom(name, record)));
+}
+
+/** `--access-logformat json`: one JSON object per line, with these fields (docs/logging.md). */
+export const JSON_FORMAT = 'json';
+
+/** A WSGI string (latin-1 code units standing for bytes) as text: its bytes read as UTF-8. */
+function asText(value: string): string {
+  return /[\x80-\xff]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
+}
+
+function header(record: AccessRecord, name: string): string | null {
+  const value = record.responseHeaders[name];
+  return value === undefined ? null : Array.isArray(value) ? value.join(', ') : String(value);
+}
+
+/**
+ * One JSON access-log line (without the newline). JSON.stringify escapes quotes, backslashes and every
+ * control character, so no request can end the line or forge a field.
+ */
+export function formatJsonLine(record: AccessRecord): string {
+  const e = record.environ;
+  const raw = e.RAW_URI ?? `${e.SCRIPT_NAME ?? ''}${e.PATH_INFO ?? ''}`;
+  const q = raw.indexOf('?');
+  const optional = (value: string | undefined) => (value === undefined ? null : asText(value));
+  return JSON.stringify({
+    time: record.received.toISOString(),
+    remote_addr: e.REMOTE_ADDR || null,
+    method: optional(e.REQUEST_METHOD),
+    path: asText(q === -1 ? raw : raw.slice(0, q)),
+    query: asText(e.QUERY_STRING ?? ''),
+    protocol: optional(e.SERVER_PROTOCOL),
+    status: record.status,
+    bytes: record.bytes,
+    duration_ms: Math.round(record.micros) / 1000,
+    referer: optional(e.HTTP_REFERER),
+    user_agent: optional(e.HTTP_USER_AGENT),
+    request_id: optional(e.HTTP_X_REQUEST_ID) ?? header(record, 'x-request-id'),
+    pid: record.pid,
+  });
+}
+
+/** The line formatter for a --access-logformat value: the JSON preset, or Gunicorn's atoms. */
+export function accessLineFormatter(format: string): (record: AccessRecord) => string {
+  if (format.trim().toLowerCase() === JSON_FORMAT) return formatJsonLine;
+  return (record) => formatAccessLine(format, record);
+}
+
+/** Whether lines in this format show response headers (only then are they collected for each line). */
+export function usesResponseHeaders(format: string): boolean {
+  return format.trim().toLowerCase() === JSON_FORMAT || /%\(\{[^}]*\}o\)s/.test(format);
+}
+
+const NO_HEADERS: AccessRecord['responseHeaders'] = {};
+
+/** Writes a line to `sink` for each request of `source` that finishes; returns the unsubscribe function. */
+export function subscribeAccessLog(
+  source: object,
+  sink: { write(text: string): unknown },
+  format: string,
+): () => void {
+  const line = accessLineFormatter(format);
+  const withHeaders = usesResponseHeaders(format);
+  return subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) => {
+    let responseHeaders = NO_HEADERS;
+    if (withHeaders) {
+      const lower: Record<string, string> = {};
+      const sent = r.responseHeaders;
+      for (let i = 0; i < sent.length; i += 2) lower[sent[i]!.toLowerCase()] = sent[i + 1]!;
+      responseHeaders = lower;
+    }
+    const text = line({
+      environ: r.environ,
+      status: r.status,
+      bytes: r.bytes,
+      responseHeaders,
+      micros: r.durationMs * 1000,
+      received: new Date(r.receivedMs),
+      pid: process.pid,
+    });
+    sink.write(`${text}\n`);
+  });
 }

@@ -3,6 +3,7 @@
  * pipelines that parse Gunicorn's error log parse ours.
  */
 import { formatWithOptions } from 'node:util';
+import { type LogRecord, logged } from './channels.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error', 'critical'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -13,6 +14,8 @@ export interface Logger {
   warning(message: string, ...args: unknown[]): void;
   error(message: string, ...args: unknown[]): void;
   critical(message: string, ...args: unknown[]): void;
+  /** An error with a traceback (an application exception, a failing hook): logged at ERROR. */
+  exception(message: string, ...args: unknown[]): void;
   /** Raw text from an application (`wsgi.errors`, a worker's stderr): written as it is, never dropped. */
   raw(text: string): void;
   isEnabled(level: LogLevel): boolean;
@@ -32,10 +35,12 @@ function timestamp(now: Date): string {
 
 export function createLogger(sink: LogSink, level: LogLevel = 'info'): Logger {
   const threshold = LOG_LEVELS.indexOf(level);
-  const at = (lvl: LogLevel) => {
+  const at = (lvl: LogLevel, counted?: LogRecord) => {
     const enabled = LOG_LEVELS.indexOf(lvl) >= threshold;
     const tag = lvl.toUpperCase();
     return (message: string, ...args: unknown[]) => {
+      // Counted whatever the level shown, as Gunicorn's StatsD logger counts them (gunicorn.log.*).
+      if (counted !== undefined && logged.hasSubscribers) logged.publish(counted);
       if (!enabled) return;
       const text = args.length === 0 ? message : formatWithOptions({ colors: false }, message, ...args);
       sink.write(`[${timestamp(new Date())}] [${process.pid}] [${tag}] ${text}\n`);
@@ -44,9 +49,10 @@ export function createLogger(sink: LogSink, level: LogLevel = 'info'): Logger {
   return {
     debug: at('debug'),
     info: at('info'),
-    warning: at('warning'),
-    error: at('error'),
-    critical: at('critical'),
+    warning: at('warning', { level: 'warning' }),
+    error: at('error', { level: 'error' }),
+    critical: at('critical', { level: 'critical' }),
+    exception: at('error', { level: 'exception' }),
     raw: (text) => {
       sink.write(text);
     },

@@ -4,6 +4,8 @@
  * pays nothing.
  */
 
+import { REQUEST_FINISH, REQUEST_START, type RequestRecord, subscribeFor } from './channels.js';
+
 /** Request latency buckets in seconds. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -74,4 +76,19 @@ export class Metrics {
     }
     return `${out.join('\n')}\n`;
   }
+}
+
+/** Counts the requests of `source` into `metrics`; returns the unsubscribe function. */
+export function subscribeMetrics(source: object, metrics: Metrics): () => void {
+  const started = subscribeFor<RequestRecord>(REQUEST_START, source, () => {
+    metrics.inFlight++;
+  });
+  const finished = subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) => {
+    metrics.inFlight--;
+    metrics.observe(r.status, r.durationMs / 1000);
+  });
+  return () => {
+    started();
+    finished();
+  };
 }

@@ -21,6 +21,8 @@ export interface Backend {
   start(): Promise<void>;
   /** Serves one request. Never throws: every outcome ends or aborts `exchange.writer`. */
   handle(exchange: Exchange): void;
+  /** Whether it can serve now (for --health-path): a TypeScript app always can, a pool needs a live worker. */
+  healthy(): boolean;
   /** Stops taking work; resolves when what is in flight has finished or `graceMs` has passed. */
   close(graceMs: number): Promise<void>;
 }

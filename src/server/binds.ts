@@ -63,6 +63,7 @@ export function listen(
   bind: Bind,
   scheme = 'http',
   socketFile: SocketFileOptions = { umask: 0 },
+  backlog = 2048,
 ): Promise<string> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error) => reject(error);
@@ -88,7 +89,7 @@ export function listen(
       // belongs to the --user/--group the server runs as.
       const previous = process.umask(socketFile.umask);
       try {
-        server.listen({ path: bind.path, backlog: 2048 }, () => {
+        server.listen({ path: bind.path, backlog }, () => {
           try {
             if (socketFile.uid !== undefined || socketFile.gid !== undefined)
               chownSync(bind.path, socketFile.uid ?? -1, socketFile.gid ?? -1);
@@ -104,7 +105,7 @@ export function listen(
         process.umask(previous);
       }
     } else {
-      server.listen({ host: bind.host, port: bind.port, backlog: 2048 }, done);
+      server.listen({ host: bind.host, port: bind.port, backlog }, done);
     }
   });
 }

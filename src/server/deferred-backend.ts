@@ -22,6 +22,11 @@ export class DeferredBackend implements Backend {
     for (const exchange of this.#held.splice(0)) if (!exchange.writer.clientGone) backend.handle(exchange);
   }
 
+  /** Not healthy until the application is loaded; then as healthy as the backend that serves it. */
+  healthy(): boolean {
+    return this.#target?.healthy() ?? false;
+  }
+
   async close(graceMs: number): Promise<void> {
     // Never loaded: what waits gets 503, as from a server that is going away.
     for (const exchange of this.#held.splice(0)) exchange.writer.fail(503);

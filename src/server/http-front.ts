@@ -18,11 +18,12 @@ import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
 import { applyProxyHeaders, type ProxyTrust } from '../http/forwarded.js';
 import { checkH2RequestHead, h2RequestHead } from '../http/h2-request.js';
 import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
-import { formatAccessLine } from '../observability/access-log.js';
+import { type RequestRecord, requestFinish, requestStart } from '../observability/channels.js';
 import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
 import type { Backend } from './backend.js';
 import { H2ResponseWriter } from './h2-response-writer.js';
+import { answerHealth } from './health.js';
+import { callHook, type PreRequest } from './hooks.js';
 import { requireProxyHeader } from './proxy-protocol.js';
 import {
   ResponseWriter,
@@ -47,10 +48,12 @@ export interface FrontOptions {
   readonly proxyTrust: ProxyTrust;
   /** `--proxy-protocol`: every connection starts with a PROXY header from one of these peers. */
   readonly proxyProtocol?: ProxyTrust;
-  /** Request counters for /metrics; absent when metrics are off. */
-  readonly metrics?: Metrics;
-  /** Where finished requests are logged (`--access-logfile`); absent when the access log is off. */
-  readonly accessLog?: { readonly sink: { write(text: string): unknown }; readonly format: string };
+  /** What request records carry as their `source` (observability/channels.ts): the server. */
+  readonly source: object;
+  /** `--health-path`: answered here, before the app; null when off. */
+  readonly healthPath: string | null;
+  /** The pre_request hook, or null. */
+  readonly preRequest: PreRequest | null;
 }
 
 export interface Front {
@@ -104,7 +107,7 @@ function clientErrorStatus(code: string | undefined): number {
 const H2_MAX_CONCURRENT_STREAMS = 100;
 
 export function createFront(backend: Backend, options: FrontOptions, log: Logger, unixPath = ''): Front {
-  const { limits, accessLog, metrics } = options;
+  const { limits, source, healthPath, preRequest } = options;
   const state = { draining: false };
   const factsOf = unixPath === '' ? connectionFacts : (socket: Socket) => unixFacts(socket, unixPath);
 
@@ -116,8 +119,8 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
   /** Everything after the head checks, the same for both protocols. */
   const dispatch = (req: ServerRequest, environ: CgiEnviron, writer: ResponseWriter, bodyLength: number) => {
     applyProxyHeaders(environ, options.proxyTrust);
-    if (accessLog !== undefined) logWhenDone(accessLog, environ, writer);
-    if (metrics !== undefined) countWhenDone(metrics, writer);
+    if (preRequest !== null) callHook(log, 'pre_request', preRequest, environ);
+    if (requestFinish.hasSubscribers || requestStart.hasSubscribers) publish(source, environ, writer);
     backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
   };
 
@@ -133,6 +136,9 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
         checked.rejection.reason,
       );
     if (state.draining) res.shouldKeepAlive = false;
+    // Health checks are the server's: no app, no access log, no metrics (a probe every few seconds
+    // would drown the requests that matter).
+    if (url === healthPath) return answerHealth(req, res, !state.draining && backend.healthy());
     // RFC 9110 §10.1.1: only now that the request is acceptable is the client asked for its body.
     if (expectsContinue) res.writeContinue();
     const environ = buildEnviron(
@@ -376,37 +382,27 @@ function acceptProxyProtocol(
   );
 }
 
-function countWhenDone(metrics: Metrics, writer: ResponseWriter): void {
-  const start = performance.now();
-  metrics.inFlight++;
-  writer.response.once('close', () => {
-    metrics.inFlight--;
-    metrics.observe(writer.status, (performance.now() - start) / 1000);
-  });
-}
+const NO_HEADERS: readonly string[] = [];
 
-/** Writes the access-log line once the response is over (sent in full, or cut short). */
-function logWhenDone(
-  accessLog: NonNullable<FrontOptions['accessLog']>,
-  environ: Record<string, string>,
-  writer: ResponseWriter,
-): void {
-  const received = new Date();
-  const start = performance.now();
+/** Publishes the request on the channels, now and once its response is over (sent in full or cut short). */
+function publish(source: object, environ: Record<string, string>, writer: ResponseWriter): void {
+  const record: RequestRecord = {
+    source,
+    environ,
+    receivedMs: Date.now(),
+    start: performance.now(),
+    status: 0,
+    bytes: 0,
+    durationMs: 0,
+    responseHeaders: NO_HEADERS,
+  };
+  if (requestStart.hasSubscribers) requestStart.publish(record);
   writer.response.once('close', () => {
-    const responseHeaders: Record<string, string> = {};
-    const sent = writer.sentHeaders;
-    for (let i = 0; i < sent.length; i += 2) responseHeaders[sent[i]!.toLowerCase()] = sent[i + 1]!;
-    const line = formatAccessLine(accessLog.format, {
-      environ,
-      status: writer.status,
-      bytes: writer.bytesSent,
-      responseHeaders,
-      micros: (performance.now() - start) * 1000,
-      received,
-      pid: process.pid,
-    });
-    accessLog.sink.write(`${line}\n`);
+    record.status = writer.status;
+    record.bytes = writer.bytesSent;
+    record.durationMs = performance.now() - record.start;
+    record.responseHeaders = writer.sentHeaders;
+    requestFinish.publish(record);
   });
 }
 

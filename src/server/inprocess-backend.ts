@@ -60,6 +60,10 @@ export class InProcessBackend implements Backend {
 
   async start(): Promise<void> {}
 
+  healthy(): boolean {
+    return true;
+  }
+
   handle(exchange: Exchange): void {
     const environ = completeEnviron(exchange, this.#errors);
     const pending = runApp(this.#app, environ, exchange.writer, this.#log);
@@ -221,7 +225,7 @@ class AppCall {
     if (error instanceof ResponseHeadError)
       this.#log.error(`${where}: invalid response from the application: ${error.message}`);
     else
-      this.#log.error(
+      this.#log.exception(
         `Error handling request ${where}\n${error instanceof Error ? error.stack : String(error)}`,
       );
     writer.fail(500);

@@ -4,12 +4,16 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type https from 'node:https';
 import { parseProxyTrust } from '../http/forwarded.js';
-import { GUNICORN_FORMAT } from '../observability/access-log.js';
-import type { Logger } from '../observability/logger.js';
-import type { Metrics } from '../observability/metrics.js';
+import { GUNICORN_FORMAT, subscribeAccessLog } from '../observability/access-log.js';
+import { REQUEST_FINISH, type RequestRecord, subscribeFor } from '../observability/channels.js';
+import type { Logger, LogSink } from '../observability/logger.js';
+import { type Metrics, subscribeMetrics } from '../observability/metrics.js';
+import { type StatsdClient, subscribeStatsdRequests } from '../observability/statsd.js';
 import type { Settings } from '../settings/definitions.js';
 import type { Backend } from './backend.js';
 import { activatedSockets, listen, parseBind, type SocketFileOptions } from './binds.js';
+import { answerHealth } from './health.js';
+import { callHook } from './hooks.js';
 import { createFront, type Front } from './http-front.js';
 
 export interface RunningServer {
@@ -39,6 +43,10 @@ export type ServerSettings = Pick<
   | 'proxy_protocol'
   | 'proxy_allow_ips'
   | 'umask'
+  | 'backlog'
+  | 'health_path'
+  | 'pre_request'
+  | 'post_request'
 >;
 
 /** TLS options from the settings: none without --certfile; client certificates per --cert-reqs. */
@@ -55,22 +63,30 @@ function tlsOptions(settings: ServerSettings): https.ServerOptions | undefined {
 
 export interface ServerExtras {
   /** The access log's destination, when `--access-logfile` is set. */
-  readonly accessLogSink?: { write(text: string): unknown };
+  readonly accessLogSink?: LogSink;
   readonly accessLogFormat?: string;
   /** Counters for /metrics, served on `metricsBind` (`--metrics-bind`). */
   readonly metrics?: Metrics;
   readonly metricsBind?: string;
   /** The owner `unix:` socket files get (`--user`/`--group`). */
   readonly socketOwner?: { readonly uid?: number; readonly gid?: number };
+  /** Where StatsD request metrics go (`--statsd-host`; the process metrics are subscribed by the caller). */
+  readonly statsd?: StatsdClient;
 }
 
-/** The /metrics endpoint on its own server, so it is never reachable through the application's binds. */
+/**
+ * The /metrics endpoint on its own server, so it is never reachable through the application's binds.
+ * It answers --health-path too, for probes that should not go through the application's port.
+ */
 async function serveMetrics(
   metrics: Metrics,
   bindText: string,
   socketFile: SocketFileOptions,
+  healthPath: string | null,
+  healthy: () => boolean,
 ): Promise<{ server: http.Server; address: string }> {
   const server = http.createServer((req, res) => {
+    if (req.url === healthPath) return answerHealth(req, res, healthy());
     if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
@@ -92,7 +108,12 @@ export async function startServer(
   extras: ServerExtras = {},
 ): Promise<RunningServer> {
   const tls = tlsOptions(settings);
+  // The identity request records carry, so this server's subscribers see only its requests.
+  const source = {};
   const options = {
+    source,
+    healthPath: settings.health_path === '' ? null : settings.health_path,
+    preRequest: settings.pre_request,
     limits: {
       requestLine: settings.limit_request_line,
       fields: settings.limit_request_fields,
@@ -105,11 +126,22 @@ export async function startServer(
     proxyTrust: parseProxyTrust(settings.forwarded_allow_ips, settings.forwarded_headers),
     ...(settings.proxy_protocol ? { proxyProtocol: parseProxyTrust(settings.proxy_allow_ips) } : {}),
     ...(tls === undefined ? {} : { tls, http2: settings.http2 }),
-    ...(extras.metrics === undefined ? {} : { metrics: extras.metrics }),
-    ...(extras.accessLogSink === undefined
-      ? {}
-      : { accessLog: { sink: extras.accessLogSink, format: extras.accessLogFormat ?? GUNICORN_FORMAT } }),
   };
+  // Subscribed before the first request can arrive; unsubscribed once the last has finished.
+  const unsubscribe: Array<() => void> = [];
+  if (extras.metrics !== undefined) unsubscribe.push(subscribeMetrics(source, extras.metrics));
+  if (extras.accessLogSink !== undefined)
+    unsubscribe.push(
+      subscribeAccessLog(source, extras.accessLogSink, extras.accessLogFormat ?? GUNICORN_FORMAT),
+    );
+  if (extras.statsd !== undefined) unsubscribe.push(subscribeStatsdRequests(extras.statsd, source));
+  const postRequest = settings.post_request;
+  if (postRequest !== null)
+    unsubscribe.push(
+      subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) =>
+        callHook(log, 'post_request', postRequest, r.environ, r.status),
+      ),
+    );
   if (settings.http2 && tls === undefined)
     log.warning('--http2 has no effect without --certfile: HTTP/2 is offered on TLS binds only');
   const socketFile: SocketFileOptions = { umask: settings.umask, ...extras.socketOwner };
@@ -123,22 +155,33 @@ export async function startServer(
       const bind = parseBind(text);
       const front = createFront(backend, options, log, bind.kind === 'unix' ? bind.path : '');
       fronts.push(front);
-      addresses.push(await listen(front.server, bind, tls === undefined ? 'http' : 'https', socketFile));
+      addresses.push(
+        await listen(front.server, bind, tls === undefined ? 'http' : 'https', socketFile, settings.backlog),
+      );
     }
   } catch (error) {
     for (const front of fronts) front.server.close();
+    for (const off of unsubscribe) off();
     throw error;
   }
 
+  let draining = false;
   const metricsServer =
     extras.metrics === undefined || extras.metricsBind === undefined
       ? null
-      : await serveMetrics(extras.metrics, extras.metricsBind, socketFile);
+      : await serveMetrics(
+          extras.metrics,
+          extras.metricsBind,
+          socketFile,
+          options.healthPath,
+          () => !draining && backend.healthy(),
+        );
   if (metricsServer !== null) addresses.push(`${metricsServer.address}/metrics`);
 
   let stopping: Promise<void> | null = null;
   const shutdown = (graceMs: number): Promise<void> => {
     stopping ??= (async () => {
+      draining = true;
       const closed = fronts.map(
         (front) =>
           new Promise<void>((resolve) => {
@@ -166,6 +209,7 @@ export async function startServer(
       metricsServer?.server.close();
       metricsServer?.server.closeAllConnections();
       await Promise.all(closed);
+      for (const off of unsubscribe) off();
     })();
     return stopping;
   };

@@ -1,10 +1,13 @@
 /**
  * Config files: `nodicorn.config.json`, or a module (`.mjs`, `.js`, `.ts`) whose default export is the
- * settings object, or a function returning it. Keys are the setting keys of docs/settings.md.
+ * settings object, or a function returning it. Keys are the setting keys of docs/settings.md; a module
+ * may give server hooks (functions). A Gunicorn config file (`gunicorn.conf.py`, any `.py`, `file:PATH`,
+ * `python:MODULE`) is read with Python and mapped through the Gunicorn table (gunicorn-conf.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { isGunicornConf, readGunicornConf } from './gunicorn-conf.js';
 import { SettingError } from './registry.js';
 import type { ConfigFile } from './resolve.js';
 
@@ -15,17 +18,46 @@ export const CONFIG_NAMES = [
   'nodicorn.config.ts',
 ];
 
-/** The config file to read: the one named, else the first default name present in `cwd`, else none. */
+/** Gunicorn's default config file, read when no nodicorn config file is there. */
+export const GUNICORN_CONFIG_NAME = 'gunicorn.conf.py';
+
+/** Python hooks of a Gunicorn config file: the workers load the file again and run them. */
+export interface WorkerHooks {
+  /** The file (absolute) or python:MODULE. */
+  readonly location: string;
+  /** The directory the file was read in (Gunicorn reads it before --chdir applies). */
+  readonly cwd: string;
+  readonly names: readonly string[];
+}
+
+/** What the Python interpreter for a Gunicorn config file is, and where it runs. */
+export interface ConfigContext {
+  /** --python / NODICORN_PYTHON ('' to discover it as the workers would). */
+  readonly python: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+}
+
+/**
+ * The config file to read: the one named (python:MODULE as it is), else the first default name present in
+ * `cwd` (a nodicorn one first, then Gunicorn's), else none.
+ */
 export function findConfigFile(named: string, cwd: string): string | null {
-  if (named !== '') return resolve(cwd, named);
-  for (const name of CONFIG_NAMES) {
+  if (named.startsWith('python:')) return named;
+  if (named !== '') return resolve(cwd, named.startsWith('file:') ? named.slice(5) : named);
+  for (const name of [...CONFIG_NAMES, GUNICORN_CONFIG_NAME]) {
     const path = resolve(cwd, name);
     if (existsSync(path)) return path;
   }
   return null;
 }
 
-export async function loadConfigFile(path: string): Promise<ConfigFile> {
+export async function loadConfigFile(path: string, context?: ConfigContext): Promise<ConfigFile> {
+  if (isGunicornConf(path)) {
+    if (context === undefined)
+      throw new SettingError(`${path}: a Gunicorn config file needs Python to be read`);
+    return readGunicornConf(path, context);
+  }
   let values: unknown;
   try {
     if (path.endsWith('.json')) values = JSON.parse(readFileSync(path, 'utf8'));

@@ -3,9 +3,12 @@
 import { FORWARDED_FAMILIES, type ForwardedFamily, parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import { LOG_LEVELS } from '../observability/logger.js';
+import { parseStatsdAddress } from '../observability/statsd.js';
+import type { OnStarting, PostRequest, PreRequest, ServerHook, WorkerHook } from '../server/hooks.js';
 import {
   boolean,
   defineSetting,
+  hook,
   integer,
   list,
   oneOf,
@@ -58,7 +61,7 @@ export const SETTINGS = {
     short: '-c',
     meta: 'FILE',
     section: 'Config file',
-    doc: 'A nodicorn.config.{json,mjs,js,ts} file of settings (keys as in this list). Default: the first of those in the current directory.',
+    doc: 'A nodicorn.config.{json,mjs,js,ts} file of settings (keys as in this list), or a Gunicorn config file (a .py file, read with Python; see docs/migrating-from-gunicorn.md). Default: the first of those in the current directory, else ./gunicorn.conf.py.',
     default: '',
     parse: text,
   }),
@@ -80,6 +83,15 @@ export const SETTINGS = {
     parse: boolean,
     boolean: true,
   }),
+  wsgi_app: defineSetting({
+    key: 'wsgi_app',
+    flag: '--wsgi-app',
+    meta: 'APP',
+    section: 'Config file',
+    doc: 'The application (MODULE:ATTR or FILE:EXPORT) when none is given as an argument, so a config file can name it (Gunicorn’s wsgi_app).',
+    default: '',
+    parse: text,
+  }),
   bind: defineSetting({
     key: 'bind',
     flag: '--bind',
@@ -99,6 +111,15 @@ export const SETTINGS = {
     doc: 'How long an idle keep-alive connection is kept open.',
     default: 2,
     parse: seconds,
+  }),
+  backlog: defineSetting({
+    key: 'backlog',
+    flag: '--backlog',
+    meta: 'INT',
+    section: 'Server socket',
+    doc: 'How many connections may wait to be accepted (the listen backlog; the kernel caps it at net.core.somaxconn).',
+    default: 2048,
+    parse: integer(1, 65535),
   }),
   header_timeout: defineSetting({
     key: 'header_timeout',
@@ -417,7 +438,7 @@ export const SETTINGS = {
     flag: '--access-logformat',
     meta: 'FORMAT',
     section: 'Logging',
-    doc: "The access log line, in Gunicorn's atoms (h l u t r s b f a, m U q H B T D M L p, {header}i, {header}o, {key}e); values are escaped.",
+    doc: "The access log line, in Gunicorn's atoms (h l u t r s b f a, m U q H B T D M L p, {header}i, {header}o, {key}e); values are escaped. 'json' writes one JSON object per line instead (fields in docs/logging.md).",
     default: GUNICORN_FORMAT,
     parse: text,
   }),
@@ -426,9 +447,131 @@ export const SETTINGS = {
     flag: '--error-logfile',
     meta: 'FILE',
     section: 'Logging',
-    doc: "Where the error log goes; '-' is stderr.",
+    doc: "Where the error log goes, Python workers' stdout and stderr included; '-' is stderr. SIGUSR1 reopens it (and the access log file), for logrotate.",
     default: '-',
     parse: text,
+    aliases: ['--log-file'],
+  }),
+  statsd_host: defineSetting({
+    key: 'statsd_host',
+    flag: '--statsd-host',
+    meta: 'HOST:PORT',
+    section: 'Logging',
+    doc: "Send Gunicorn's StatsD metrics (gunicorn.requests, gunicorn.request.duration, …) over UDP to this address (port 8125 when omitted). Off when empty.",
+    default: '',
+    parse: (value: string) => {
+      if (value.trim() !== '') parseStatsdAddress(value);
+      return value.trim();
+    },
+  }),
+  statsd_prefix: defineSetting({
+    key: 'statsd_prefix',
+    flag: '--statsd-prefix',
+    meta: 'PREFIX',
+    section: 'Logging',
+    doc: "Put before every StatsD metric name (a '.' is added when missing), as Gunicorn does.",
+    default: '',
+    parse: text,
+  }),
+  dogstatsd_tags: defineSetting({
+    key: 'dogstatsd_tags',
+    flag: '--dogstatsd-tags',
+    meta: 'TAGS',
+    section: 'Logging',
+    doc: 'Comma-separated DogStatsD tags (env:prod,service:web) added to every StatsD metric.',
+    default: '',
+    parse: (value: string) => {
+      if (/[|\n\r]/.test(value)) throw new SettingError('tags cannot contain |, CR or LF');
+      return value.trim();
+    },
+  }),
+  health_path: defineSetting({
+    key: 'health_path',
+    flag: '--health-path',
+    meta: 'PATH',
+    section: 'Logging',
+    doc: "A path (e.g. /healthz) answered by the server itself, before the app: 200 'ok' while it takes requests and a Python worker is alive, 503 while it drains or has no worker. Not in the access log. Also served on --metrics-bind. Off when empty.",
+    default: '',
+    parse: (value: string) => {
+      const path = value.trim();
+      if (path !== '' && (!path.startsWith('/') || /[?#\s]/.test(path)))
+        throw new SettingError(`expected a path such as /healthz, got ${JSON.stringify(value)}`);
+      return path;
+    },
+  }),
+  proc_name: defineSetting({
+    key: 'proc_name',
+    flag: '--name',
+    short: '-n',
+    meta: 'NAME',
+    section: 'Process naming',
+    doc: "A name shown by ps and top: the server's title becomes 'nodicorn: master [NAME]', and the workers' command lines carry it.",
+    default: '',
+    parse: text,
+  }),
+  on_starting: defineSetting({
+    key: 'on_starting',
+    flag: '--on-starting',
+    section: 'Server hooks',
+    doc: 'on_starting(settings): called before the application is loaded. If it throws (or its promise rejects) the server does not start.',
+    default: null as OnStarting | null,
+    ...hook<OnStarting>(),
+  }),
+  when_ready: defineSetting({
+    key: 'when_ready',
+    flag: '--when-ready',
+    section: 'Server hooks',
+    doc: 'when_ready(server): called once the server listens and its workers are ready; server is { pid, addresses, settings, workers }.',
+    default: null as ServerHook | null,
+    ...hook<ServerHook>(),
+  }),
+  on_reload: defineSetting({
+    key: 'on_reload',
+    flag: '--on-reload',
+    section: 'Server hooks',
+    doc: 'on_reload(server): called on SIGHUP, as the workers are being replaced.',
+    default: null as ServerHook | null,
+    ...hook<ServerHook>(),
+  }),
+  on_exit: defineSetting({
+    key: 'on_exit',
+    flag: '--on-exit',
+    section: 'Server hooks',
+    doc: 'on_exit(server): called after the shutdown, just before the process exits (awaited for up to --graceful-timeout).',
+    default: null as ServerHook | null,
+    ...hook<ServerHook>(),
+  }),
+  pre_request: defineSetting({
+    key: 'pre_request',
+    flag: '--pre-request',
+    section: 'Server hooks',
+    doc: 'pre_request(environ): called in Node for each request, before the app (either kind) gets it; it may change the environ’s CGI keys. Synchronous.',
+    default: null as PreRequest | null,
+    ...hook<PreRequest>(),
+  }),
+  post_request: defineSetting({
+    key: 'post_request',
+    flag: '--post-request',
+    section: 'Server hooks',
+    doc: 'post_request(environ, status): called in Node once each response is over (status 0 when none was sent).',
+    default: null as PostRequest | null,
+    ...hook<PostRequest>(),
+  }),
+  post_worker_init: defineSetting({
+    key: 'post_worker_init',
+    flag: '--post-worker-init',
+    section: 'Server hooks',
+    doc: 'post_worker_init(worker): called in Node when a Python worker has loaded the app and is ready; worker is { pid, age }.',
+    default: null as WorkerHook | null,
+    ...hook<WorkerHook>(),
+  }),
+  worker_exit: defineSetting({
+    key: 'worker_exit',
+    flag: '--worker-exit',
+    section: 'Server hooks',
+    doc: 'worker_exit(worker): called in Node when a Python worker has exited; worker is { pid, age, exitCode, signal } (Gunicorn’s child_exit).',
+    default: null as WorkerHook | null,
+    ...hook<WorkerHook>(),
   }),
 };
 

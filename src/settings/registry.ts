@@ -21,6 +21,13 @@ export interface SettingSpec<T> {
   readonly boolean?: boolean;
   /** For list settings: the flag may repeat, each occurrence adds to the list. */
   readonly repeatable?: boolean;
+  /** Other spellings of the flag that Gunicorn accepts too (`--log-file` for `--error-logfile`). */
+  readonly aliases?: readonly string[];
+  /**
+   * For settings whose value is not text (server hooks are functions): only a config file module can
+   * set them, and this checks the value it gives. The command line and the environment are refused.
+   */
+  readonly fromConfig?: (value: unknown) => T;
 }
 
 export interface Setting<T> extends SettingSpec<T> {
@@ -34,6 +41,15 @@ export class SettingError extends Error {
 
 export function defineSetting<T>(spec: SettingSpec<T>): Setting<T> {
   return Object.freeze({ ...spec, env: `NODICORN_${spec.key.toUpperCase()}` });
+}
+
+/** Why a server hook cannot come from the command line, the environment or JSON. */
+export const CONFIG_ONLY =
+  'is a server hook, a function: it can only be set in a nodicorn.config.mjs, .js or .ts file';
+
+/** Whether only a config file can set this setting (its value is a function, not text). */
+export function isConfigOnly(setting: Setting<unknown>): boolean {
+  return setting.fromConfig !== undefined;
 }
 
 // --- parsers -------------------------------------------------------------------------------------------
@@ -72,6 +88,27 @@ export function oneOf<const T extends string>(choices: readonly T[]): (text: str
     if (!choices.includes(t))
       throw new SettingError(`expected one of ${choices.join(', ')}, got ${JSON.stringify(value)}`);
     return t;
+  };
+}
+
+/**
+ * A server hook: a function that only a config file module (`nodicorn.config.mjs`, `.js`, `.ts`) can
+ * give; as text (a flag, a variable, JSON) it is refused with a message saying where it goes.
+ */
+export function hook<F extends (...args: never[]) => unknown>(): {
+  parse: (text: string) => F | null;
+  fromConfig: (value: unknown) => F | null;
+} {
+  return {
+    parse: () => {
+      throw new SettingError(`this setting ${CONFIG_ONLY}`);
+    },
+    fromConfig: (value) => {
+      if (value === null || value === undefined) return null;
+      if (typeof value !== 'function')
+        throw new SettingError(`expected a function, got ${typeof value}: this setting ${CONFIG_ONLY}`);
+      return value as F;
+    },
   };
 }
 

@@ -2,8 +2,9 @@
  * Resolution: defaults < config file < environment (NODICORN_*) < command line. Unknown flags, config keys
  * and NODICORN_* variables are errors that name the closest known setting. The result is frozen.
  */
+import type { WorkerHooks } from './config-file.js';
 import { SETTINGS, type SettingName, type Settings } from './definitions.js';
-import { closest, type Setting, SettingError } from './registry.js';
+import { CONFIG_ONLY, closest, isConfigOnly, type Setting, SettingError } from './registry.js';
 
 export type Source = 'default' | 'config file' | 'environment' | 'command line';
 
@@ -11,6 +12,10 @@ export type Source = 'default' | 'config file' | 'environment' | 'command line';
 export interface ConfigFile {
   readonly path: string;
   readonly values: Readonly<Record<string, unknown>>;
+  /** A Gunicorn config file's Python hooks, which run in the workers. */
+  readonly workerHooks?: WorkerHooks;
+  /** What reading the file printed (a Gunicorn config file's print()s), to show to the user. */
+  readonly output?: string;
 }
 
 /** A config file value as the text a flag would carry: lists joined with commas. */
@@ -35,6 +40,7 @@ for (const name of NAMES) {
   const s: Setting<unknown> = SETTINGS[name];
   byFlag.set(s.flag, name);
   if (s.short !== undefined) byFlag.set(s.short, name);
+  for (const alias of s.aliases ?? []) byFlag.set(alias, name);
 }
 
 function apply(values: Record<string, unknown>, name: SettingName, raw: string, where: string): void {
@@ -70,7 +76,16 @@ export function resolveSettings(
           `${file.path}: unknown setting ${JSON.stringify(key)}${hint ? `; did you mean ${JSON.stringify(hint)}?` : ''}`,
         );
       }
-      apply(values, key as SettingName, asText(raw), `${file.path}: ${key}`);
+      const setting = SETTINGS[key as SettingName] as Setting<unknown>;
+      if (setting.fromConfig !== undefined) {
+        try {
+          values[key] = setting.fromConfig(raw);
+        } catch (error) {
+          throw new SettingError(
+            `${file.path}: ${key}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }
+      } else apply(values, key as SettingName, asText(raw), `${file.path}: ${key}`);
       sources[key as SettingName] = 'config file';
     }
   }
@@ -79,6 +94,8 @@ export function resolveSettings(
   for (const [variable, raw] of Object.entries(env)) {
     if (!variable.startsWith('NODICORN_') || raw === undefined) continue;
     const name = envNames.get(variable);
+    if (name !== undefined && isConfigOnly(SETTINGS[name] as Setting<unknown>))
+      throw new SettingError(`${variable}: ${name} ${CONFIG_ONLY}`);
     if (name === undefined) {
       const hint = closest(variable, envNames.keys());
       throw new SettingError(
@@ -125,6 +142,7 @@ export function resolveSettings(
       throw new SettingError(`unknown option ${flag}${hint ? `; did you mean ${hint}?` : ''}`);
     }
     const setting = SETTINGS[name] as Setting<unknown>;
+    if (isConfigOnly(setting)) throw new SettingError(`${flag}: ${name} ${CONFIG_ONLY}`);
     // A repeatable setting's first command-line value replaces the default/env list rather than adding to it.
     if (setting.repeatable === true && !fromCli.has(name)) values[name] = [];
     fromCli.add(name);

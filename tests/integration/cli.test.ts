@@ -197,3 +197,21 @@ test('--pid writes the process id while the server runs and removes it on exit',
   assert.equal(await server.stop(), 0);
   assert.throws(() => readFileSync(pidfile));
 });
+
+test('-n/--name: the server and its workers show the name in ps', async () => {
+  const server = await startNodicorn([
+    '-n',
+    'shop-web',
+    '--chdir',
+    `${repoRoot}examples`,
+    'hello:my_wsgi_app',
+  ]);
+  try {
+    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    assert.match(cmdline(server.process.pid!), /^nodicorn: master \[shop-web\]/);
+    const worker = Number(/Booted 1 worker \(pids (\d+)\)/.exec(server.log())![1]);
+    assert.match(cmdline(worker), / -m nodicorn_worker --name=shop-web /);
+  } finally {
+    await server.stop();
+  }
+});

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
-import { parsePrometheus } from '../helpers/prometheus.js';
+import { metricsPort, parsePrometheus } from '../helpers/prometheus.js';
 import { startNodicorn } from '../helpers/server.js';
 
 test('the counters move as requests are served, and a crash counts as a restart', async () => {
@@ -17,9 +17,7 @@ test('the counters move as requests are served, and a crash counts as a restart'
     '127.0.0.1:0',
   ]);
   try {
-    const metricsLine = /Listening at: http:\/\/127\.0\.0\.1:(\d+)\/metrics/;
-    await server.waitForLog(metricsLine);
-    const port = Number(metricsLine.exec(server.log())?.[1]);
+    const port = await metricsPort(server);
     const scrape = async () => {
       const response = await get(port, '/metrics');
       assert.equal(response.status, 200);

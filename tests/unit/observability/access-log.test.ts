@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  accessLineFormatter,
   clfTime,
   escapeLogValue,
   formatAccessLine,
+  formatJsonLine,
   GUNICORN_FORMAT,
 } from '../../../src/observability/access-log.js';
 
@@ -53,4 +55,58 @@ test('values are escaped, so a request cannot forge a line or break a quoted fie
   assert.equal(line, '"x\\x22\\x0a127.0.0.1 - - \\x22GET /admin"');
   assert.equal(escapeLogValue('caf\u00e9\\'), 'caf\\xe9\\x5c');
   assert.equal(clfTime(new Date(Date.UTC(2026, 0, 2, 3, 4, 5))), '[02/Jan/2026:03:04:05 +0000]');
+});
+
+test('the JSON preset: fixed fields, one object per line', () => {
+  const line = accessLineFormatter('json')({
+    ...record,
+    environ: { ...record.environ, HTTP_X_REQUEST_ID: 'req-7' },
+  });
+  assert.deepEqual(JSON.parse(line), {
+    time: '2026-11-24T03:05:09.000Z',
+    remote_addr: '10.1.2.3',
+    method: 'GET',
+    path: '/a/b',
+    query: 'x=1',
+    protocol: 'HTTP/1.1',
+    status: 200,
+    bytes: 18,
+    duration_ms: 1234.567,
+    referer: 'http://ref.test/',
+    user_agent: 'curl/8',
+    request_id: 'req-7',
+    pid: 42,
+  });
+  // Absent values are null; the request id may come from the response instead.
+  const bare = JSON.parse(
+    formatJsonLine({
+      ...record,
+      environ: { REQUEST_METHOD: 'GET', RAW_URI: '/' },
+      responseHeaders: { 'x-request-id': 'r1' },
+    }),
+  ) as Record<string, unknown>;
+  assert.deepEqual(
+    [bare.remote_addr, bare.referer, bare.user_agent, bare.query, bare.request_id],
+    [null, null, null, '', 'r1'],
+  );
+});
+
+test('JSON lines cannot be forged or broken, whatever the request holds', () => {
+  const hostile = 'x"\n{"status":200}\u0000\\';
+  const line = formatJsonLine({
+    ...record,
+    environ: {
+      ...record.environ,
+      HTTP_USER_AGENT: hostile,
+      RAW_URI: '/caf\u00c3\u00a9?q',
+      HTTP_REFERER: '\u00ff',
+    },
+  });
+  assert.ok(!line.includes('\n'));
+  const parsed = JSON.parse(line) as Record<string, unknown>;
+  assert.equal(parsed.user_agent, hostile);
+  assert.equal(parsed.status, 200);
+  // WSGI strings are bytes as latin-1: the path's UTF-8 bytes read back as text; invalid UTF-8 as U+FFFD.
+  assert.equal(parsed.path, '/caf\u00e9');
+  assert.equal(parsed.referer, '\ufffd');
 });

@@ -63,3 +63,27 @@ test('every setting has a flag, an environment variable and a doc line', () => {
     assert.ok(s.doc.length > 10, name);
   }
 });
+
+test('server hooks: functions from a config module only; refused from the command line, the environment and JSON', () => {
+  const onStarting = () => {};
+  const r = resolveSettings([], {}, { path: 'c.mjs', values: { on_starting: onStarting, workers: 2 } });
+  assert.equal(r.settings.on_starting, onStarting);
+  assert.equal(r.sources.on_starting, 'config file');
+  assert.equal(resolveSettings([], {}).settings.when_ready, null);
+  assert.throws(
+    () => resolveSettings(['--on-starting', 'x'], {}),
+    /--on-starting: on_starting is a server hook, a function: it can only be set in a nodicorn\.config\.mjs, \.js or \.ts file/,
+  );
+  assert.throws(
+    () => resolveSettings([], { NODICORN_PRE_REQUEST: 'x' }),
+    /NODICORN_PRE_REQUEST: pre_request is a server hook/,
+  );
+  assert.throws(
+    () => resolveSettings([], {}, { path: 'c.json', values: { when_ready: 'log it' } }),
+    /c\.json: when_ready: expected a function, got string/,
+  );
+});
+
+test("Gunicorn's other spelling of a flag: --log-file for --error-logfile", () => {
+  assert.equal(resolveSettings(['--log-file', '/tmp/e.log'], {}).settings.errorlog, '/tmp/e.log');
+});
