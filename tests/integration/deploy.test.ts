@@ -40,14 +40,15 @@ const SPOOFED = {
 
 type Environ = Record<string, unknown>;
 
+// First, so that on CI a missing proxy throws before anything is made.
+const skipNginx = missing(NGINX);
+const skipApache = missing(APACHE);
 // Under /tmp rather than $TMPDIR: www-data must be able to traverse every directory above the socket.
 const dir = mkdtempSync('/tmp/nodicorn-deploy-');
 const socketPath = join(dir, 'nodicorn.sock');
 let cert: string;
 let key: string;
 const blocks = docBlocks(`${repoRoot}docs/deploy.md`);
-const skipNginx = missing(NGINX);
-const skipApache = missing(APACHE);
 let tcp: RunningNodicorn;
 let unix: RunningNodicorn;
 
