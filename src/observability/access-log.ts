@@ -27,14 +27,30 @@ export interface AccessRecord {
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** `[24/Nov/2026:03:35:21 +0000]`, the Common Log Format time Gunicorn writes. */
+let clfSecond = Number.NaN;
+let clfText = '';
+
+/** `[24/Nov/2026:03:35:21 +0000]`, the Common Log Format time Gunicorn writes (made once a second). */
 export function clfTime(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  if (second !== clfSecond) {
+    clfSecond = second;
+    clfText = formatClfTime(date);
+  }
+  return clfText;
+}
+
+function formatClfTime(date: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `[${p(date.getUTCDate())}/${MONTHS[date.getUTCMonth()]}/${date.getUTCFullYear()}:${p(date.getUTCHours())}:${p(date.getUTCMinutes())}:${p(date.getUTCSeconds())} +0000]`;
 }
 
 /** Escapes what could break a log line or a quoted field: controls, DEL, `"` and `\`, non-ASCII. */
+const NEEDS_ESCAPE = /[\x00-\x1f\x7f-\uffff"\\]/;
+
 export function escapeLogValue(value: string): string {
+  // Most values need nothing: one test, no replace.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/[\x00-\x1f\x7f-\uffff"\\]/g, (c) => {
     const code = c.charCodeAt(0);
     return code > 0xff
@@ -53,8 +69,6 @@ function basicAuthUser(authorization: string | undefined): string | undefined {
 /** The value of one atom (`h`, `{user-agent}i`, …), unescaped; '-' where there is none. */
 function atom(name: string, r: AccessRecord): string {
   const e = r.environ;
-  const query = e.QUERY_STRING ?? '';
-  const path = e.RAW_URI ?? `${e.SCRIPT_NAME ?? ''}${e.PATH_INFO ?? ''}${query === '' ? '' : `?${query}`}`;
   switch (name) {
     case 'h':
       return e.REMOTE_ADDR || '-';
@@ -64,14 +78,18 @@ function atom(name: string, r: AccessRecord): string {
       return basicAuthUser(e.HTTP_AUTHORIZATION) ?? '-';
     case 't':
       return clfTime(r.received);
-    case 'r':
+    case 'r': {
+      const query = e.QUERY_STRING ?? '';
+      const path =
+        e.RAW_URI ?? `${e.SCRIPT_NAME ?? ''}${e.PATH_INFO ?? ''}${query === '' ? '' : `?${query}`}`;
       return `${e.REQUEST_METHOD} ${path} ${e.SERVER_PROTOCOL}`;
+    }
     case 'm':
       return e.REQUEST_METHOD ?? '-';
     case 'U':
       return `${e.SCRIPT_NAME ?? ''}${e.PATH_INFO ?? ''}`;
     case 'q':
-      return query;
+      return e.QUERY_STRING ?? '';
     case 'H':
       return e.SERVER_PROTOCOL ?? '-';
     case 's':
@@ -119,7 +137,34 @@ function atom(name: string, r: AccessRecord): string {
 
 /** Formats one access-log line (without the newline). Unknown atoms give '-', as in Gunicorn. */
 export function formatAccessLine(format: string, record: AccessRecord): string {
-  return format.replace(/%\(([^)]+)\)s/g, (_, name: string) => escapeLogValue(atom(name, record)));
+  return compileAccessFormat(format)(record);
+}
+
+const compiled = new Map<string, (record: AccessRecord) => string>();
+
+/**
+ * A format, parsed once: its literal text and its atoms in order. Formatting a line is then one pass
+ * over them, with no regular expression but the escape test.
+ */
+export function compileAccessFormat(format: string): (record: AccessRecord) => string {
+  let line = compiled.get(format);
+  if (line !== undefined) return line;
+  const literals: string[] = [];
+  const atoms: string[] = [];
+  let last = 0;
+  for (const m of format.matchAll(/%\(([^)]+)\)s/g)) {
+    literals.push(format.slice(last, m.index));
+    atoms.push(m[1]!);
+    last = m.index + m[0].length;
+  }
+  const tail = format.slice(last);
+  line = (record) => {
+    let text = '';
+    for (let i = 0; i < atoms.length; i++) text += literals[i]! + escapeLogValue(atom(atoms[i]!, record));
+    return text + tail;
+  };
+  if (compiled.size < 64) compiled.set(format, line);
+  return line;
 }
 
 /** `--access-logformat json`: one JSON object per line, with these fields (docs/logging.md). */
@@ -164,7 +209,7 @@ export function formatJsonLine(record: AccessRecord): string {
 /** The line formatter for a --access-logformat value: the JSON preset, or Gunicorn's atoms. */
 export function accessLineFormatter(format: string): (record: AccessRecord) => string {
   if (format.trim().toLowerCase() === JSON_FORMAT) return formatJsonLine;
-  return (record) => formatAccessLine(format, record);
+  return compileAccessFormat(format);
 }
 
 /** Whether lines in this format show response headers (only then are they collected for each line). */
