@@ -6,7 +6,15 @@
  * 204/304 and `Cache-Control: no-transform` (RFC 9111 §5.2.2.6) pass unchanged.
  */
 import { constants, createGzip, type Gzip, gzipSync } from 'node:zlib';
-import type { Bytes, Environ, HeaderList, ResponseBody, StartResponse, Status, WriteCallable } from '../contract/types.js';
+import type {
+  Bytes,
+  Environ,
+  HeaderList,
+  ResponseBody,
+  StartResponse,
+  Status,
+  WriteCallable,
+} from '../contract/types.js';
 import { Headers } from './headers.js';
 import type { Middleware } from './middleware.js';
 
@@ -17,7 +25,8 @@ export interface GzipOptions {
   readonly level?: number;
 }
 
-const COMPRESSIBLE = /^(text\/|application\/(json|javascript|xml|wasm|x-www-form-urlencoded)|image\/svg\+xml)|\+(json|xml)$/;
+const COMPRESSIBLE =
+  /^(text\/|application\/(json|javascript|xml|wasm|x-www-form-urlencoded)|image\/svg\+xml)|\+(json|xml)$/;
 
 /** Whether Accept-Encoding gives gzip (or `*`) a non-zero quality. */
 export function acceptsGzip(acceptEncoding: unknown): boolean {
@@ -45,7 +54,8 @@ function compressible(status: string, headers: Headers): boolean {
 function withVary(headers: Headers): Headers {
   const vary = headers.get('Vary');
   if (vary === null) headers.set('Vary', 'Accept-Encoding');
-  else if (!/(^|,)\s*(accept-encoding|\*)\s*(,|$)/i.test(vary)) headers.set('Vary', `${vary}, Accept-Encoding`);
+  else if (!/(^|,)\s*(accept-encoding|\*)\s*(,|$)/i.test(vary))
+    headers.set('Vary', `${vary}, Accept-Encoding`);
   return headers;
 }
 
@@ -147,7 +157,10 @@ export function gzip(options: GzipOptions = {}): Middleware {
     }
     return {
       async *[Symbol.asyncIterator]() {
-        const iterator = Symbol.asyncIterator in body ? body[Symbol.asyncIterator]() : (body as Iterable<Bytes>)[Symbol.iterator]();
+        const iterator =
+          Symbol.asyncIterator in body
+            ? body[Symbol.asyncIterator]()
+            : (body as Iterable<Bytes>)[Symbol.iterator]();
         try {
           for (;;) {
             const next = await iterator.next();

@@ -23,7 +23,11 @@ export class HttpError extends CallableError {
     if (!Number.isInteger(status) || status < 400 || status > 599)
       throw new RangeError(`an HttpError has a 4xx or 5xx status, not ${status}`);
     const description = options.description ?? '';
-    super(description === '' ? `${status} ${reasonFor(status)}` : `${status} ${reasonFor(status)}: ${description}`);
+    super(
+      description === ''
+        ? `${status} ${reasonFor(status)}`
+        : `${status} ${reasonFor(status)}: ${description}`,
+    );
     this.status = status;
     this.headers = new Headers(options.headers);
     this.description = description;

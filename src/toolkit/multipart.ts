@@ -41,7 +41,8 @@ export async function readMultipart(
   }
   const pending: Promise<void>[] = [];
   parser.on('field', (name, value, _nameTruncated, valueTruncated) => {
-    if (valueTruncated) fail(new ContentTooLarge(`form field ${JSON.stringify(name)} is over ${limits.maxFieldSize} bytes`));
+    if (valueTruncated)
+      fail(new ContentTooLarge(`form field ${JSON.stringify(name)} is over ${limits.maxFieldSize} bytes`));
     else fields.append(name, value);
   });
   parser.on('file', (field, stream: BusboyFileStream, filename, _encoding, type) => {
@@ -53,7 +54,9 @@ export async function readMultipart(
       }, fail),
     );
   });
-  parser.on('partsLimit', () => fail(new ContentTooLarge(`the form has more than ${limits.maxFormParts} parts`)));
+  parser.on('partsLimit', () =>
+    fail(new ContentTooLarge(`the form has more than ${limits.maxFormParts} parts`)),
+  );
   const finished = new Promise<void>((resolve) => {
     parser.on('finish', resolve);
     parser.on('error', (error) => {

@@ -6,8 +6,8 @@
 import { parseCookie } from 'cookie';
 import type { Bytes, Environ } from '../contract/types.js';
 import { headerKey } from '../http/environ.js';
-import { readMultipart, type UploadedFile } from './multipart.js';
 import { BadRequest, ContentTooLarge, UnsupportedMediaType } from './http-errors.js';
+import { readMultipart, type UploadedFile } from './multipart.js';
 import { requestUrl } from './url.js';
 import { fromWsgi } from './wsgi-string.js';
 
@@ -136,7 +136,10 @@ export class Request {
     for (const part of (this.environ.CONTENT_TYPE ?? '').split(';').slice(1)) {
       const eq = part.indexOf('=');
       if (eq !== -1 && part.slice(0, eq).trim().toLowerCase() === name.toLowerCase())
-        return part.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+        return part
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"(.*)"$/, '$1');
     }
     return null;
   }
@@ -191,7 +194,8 @@ export class Request {
       return { fields: new URLSearchParams(text), files: new Map() };
     }
     if (type === 'multipart/form-data') {
-      if (this.#body !== undefined) throw new Error('the body was already read as bytes; read it as a form first');
+      if (this.#body !== undefined)
+        throw new Error('the body was already read as bytes; read it as a form first');
       this.#checkDeclaredLength();
       return readMultipart(this.environ['wsgi.input'], this.environ.CONTENT_TYPE!, this.limits);
     }

@@ -27,7 +27,8 @@ interface Route {
 
 /** Compiles a pattern into a matcher over decoded path text; throws on a malformed pattern. */
 export function compilePattern(pattern: string): (path: string) => Params | null {
-  if (!pattern.startsWith('/')) throw new SyntaxError(`route pattern ${JSON.stringify(pattern)} must start with /`);
+  if (!pattern.startsWith('/'))
+    throw new SyntaxError(`route pattern ${JSON.stringify(pattern)} must start with /`);
   const names: string[] = [];
   const segments = pattern.slice(1).split('/');
   let source = '';
@@ -35,11 +36,15 @@ export function compilePattern(pattern: string): (path: string) => Params | null
     if (segment.startsWith(':') || segment.startsWith('*')) {
       const name = segment.slice(1);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || names.includes(name))
-        throw new SyntaxError(`route pattern ${JSON.stringify(pattern)}: bad parameter ${JSON.stringify(segment)}`);
+        throw new SyntaxError(
+          `route pattern ${JSON.stringify(pattern)}: bad parameter ${JSON.stringify(segment)}`,
+        );
       names.push(name);
       if (segment.startsWith('*')) {
         if (i !== segments.length - 1)
-          throw new SyntaxError(`route pattern ${JSON.stringify(pattern)}: *${name} must be the last segment`);
+          throw new SyntaxError(
+            `route pattern ${JSON.stringify(pattern)}: *${name} must be the last segment`,
+          );
         source += '(?:/(.*))?';
       } else source += '/([^/]+)';
     } else source += `/${segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`;
@@ -121,7 +126,8 @@ export class Router extends CallableApp {
     if (allowed.has('GET')) allowed.add('HEAD');
     allowed.add('OPTIONS');
     const allow = [...allowed].sort();
-    if (method === 'OPTIONS') return new Response(null, { status: 204, headers: [['Allow', allow.join(', ')]] });
+    if (method === 'OPTIONS')
+      return new Response(null, { status: 204, headers: [['Allow', allow.join(', ')]] });
     throw new MethodNotAllowed(allow);
   }
 }

@@ -22,6 +22,7 @@ export function requestHost(environ: Environ): string {
 export function requestUrl(environ: Environ, options: UrlOptions = {}): string {
   const script = options.scriptName === false ? '' : environ.SCRIPT_NAME;
   const path = quotePath(script + environ.PATH_INFO) || '/';
-  const query = options.query === false || environ.QUERY_STRING === '' ? '' : `?${quoteQuery(environ.QUERY_STRING)}`;
+  const query =
+    options.query === false || environ.QUERY_STRING === '' ? '' : `?${quoteQuery(environ.QUERY_STRING)}`;
   return `${environ['wsgi.url_scheme']}://${requestHost(environ)}${path}${query}`;
 }
