@@ -16,10 +16,11 @@ function callable(target: abstract new (...args: never[]) => unknown): Serve {
   return Object.setPrototypeOf(app, target.prototype) as Serve;
 }
 
-/** The call signature every subclass instance has. */
+/** The call signature every subclass instance has (the constructor returns a function: see above). */
 export interface CallableApp extends Serve {}
 
 /** Base of toolkit objects that are WSGI apps (responses, routers). */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the merged call signature is real, made by callable()
 export abstract class CallableApp {
   constructor() {
     // biome-ignore lint/correctness/noConstructorReturn: the instance must be a function to be callable
@@ -31,10 +32,11 @@ export abstract class CallableApp {
 }
 Object.setPrototypeOf(CallableApp.prototype, Function.prototype);
 
-/** The call signature every subclass instance has. */
+/** The call signature every subclass instance has (the constructor returns a function: see above). */
 export interface CallableError extends Serve {}
 
 /** Base of errors that are WSGI apps: thrown like any Error, served like any app. */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the merged call signature is real, made by callable()
 export abstract class CallableError {
   declare readonly message: string;
   declare readonly stack?: string;
