@@ -15,8 +15,7 @@ type Chunk = Bytes | string;
 /** What a body can be given as. A function makes the body when the response is served. */
 export type BodyInit =
   | Chunk
-  | Iterable<Chunk>
-  | AsyncIterable<Chunk>
+  | ((Iterable<Chunk> | AsyncIterable<Chunk>) & { close?(): void | Promise<void> })
   | ((environ: Environ) => ResponseBody)
   | null
   | undefined;
