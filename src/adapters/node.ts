@@ -278,6 +278,7 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
   const lazy: Backend = {
     start,
     handle: (exchange) => backend!.handle(exchange),
+    healthy: () => live && !closed && (backend?.healthy() ?? false),
     close: async (graceMs) => {
       closed = true;
       if (starting === null) return;
