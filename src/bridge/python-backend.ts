@@ -189,8 +189,11 @@ export class PythonBackend implements Backend {
         }
         this.#log.info(`Reloaded: workers now ${this.workerPids.join(', ')}`);
       },
-      (error: unknown) =>
-        this.#log.error(`Reload failed; the current workers keep serving.\n${String(error)}`),
+      (error: unknown) => {
+        this.#log.error(`Reload failed; the current workers keep serving.\n${String(error)}`);
+        // A worker that died during the attempt was not replaced (the new generation counted): now it is.
+        this.#scheduleRespawn();
+      },
     );
   }
 
@@ -259,7 +262,14 @@ export class PythonBackend implements Backend {
 
   /** Starts `count` workers and resolves when all are ready; rejects (killing them) if one cannot load the app. */
   #bootGeneration(count: number): Promise<void> {
-    return new Promise((resolvePromise, reject) => {
+    this.#booting += count;
+    let counted = count;
+    const settle = (n: number) => {
+      const d = Math.min(n, counted);
+      counted -= d;
+      this.#booting -= d;
+    };
+    return new Promise<void>((resolvePromise, reject) => {
       const booting: WorkerProcess[] = [];
       let ready = 0;
       let failed = false;
@@ -268,6 +278,7 @@ export class PythonBackend implements Backend {
         ready: (worker) => {
           if (failed) return;
           this.#workers.add(worker);
+          settle(1);
           if (++ready === count) {
             this.#pump();
             resolvePromise();
@@ -276,6 +287,7 @@ export class PythonBackend implements Backend {
         loadFailed: (_worker, traceback) => {
           if (failed) return;
           failed = true;
+          settle(counted);
           for (const w of booting) w.kill();
           reject(new AppLoadFailed(`the application could not be loaded:\n${traceback.trimEnd()}`));
         },
@@ -288,6 +300,7 @@ export class PythonBackend implements Backend {
             ready < count
           ) {
             failed = true;
+            settle(counted);
             for (const w of booting) w.kill();
             reject(
               new AppLoadFailed(
@@ -375,8 +388,11 @@ export class PythonBackend implements Backend {
     },
   };
 
+  /** Workers of a generation still booting (not yet in #workers): they count as live for respawning. */
+  #booting = 0;
+
   #liveCount(): number {
-    let n = 0;
+    let n = this.#booting;
     for (const w of this.#workers) if (w.state === 'ready' || w.state === 'booting') n++;
     return n;
   }

@@ -70,6 +70,30 @@ describe('signals', () => {
     assert.match(server.log(), /Handling signal: term[\s\S]*Shutdown complete/);
   });
 
+  test('a worker that dies during a SIGHUP reload is not replaced twice (regression)', async () => {
+    const server = await startNodicorn(['--chdir', PY, 'slow_boot:application', '-w', '1'], {
+      env: { SLOW_BOOT: '1' },
+    });
+    try {
+      const old = Number((await get(server.port, '/')).body);
+      server.process.kill('SIGHUP');
+      await server.waitForLog('Handling signal: hup');
+      process.kill(old, 'SIGKILL'); // while the new generation is still importing the app
+      await server.waitForLog(/Reloaded: workers now \d+/, 15_000);
+      await sleep(1500); // a wrongly scheduled replacement would have booted by now
+      const children = readFileSync(`/proc/${server.process.pid}/task/${server.process.pid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(
+          (pid) => pid !== '' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('nodicorn_worker'),
+        );
+      assert.equal(children.length, 1, `workers: ${children.join(', ')}\n${server.log()}`);
+      assert.equal((await get(server.port, '/')).status, 200);
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('SIGTTIN adds a worker and SIGTTOU removes one', async () => {
     const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '1']);
     try {
