@@ -275,6 +275,9 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       h1.closeIdleConnections();
       // RFC 9113 §6.8: GOAWAY tells the client no new streams are taken; those in flight finish.
       if (sessions !== null) for (const session of sessions) session.close();
+      // A connection still waiting for its PROXY header has no request in flight either; left open, it
+      // would hold the shutdown until --header-timeout.
+      if (waiting !== null) for (const socket of waiting) socket.destroy();
     },
     closeAll() {
       if (sessions === null) h1.closeAllConnections();
@@ -300,12 +303,14 @@ function createH2Server(
   h1Options: http.ServerOptions,
   log: Logger,
 ): { server: Http2SecureServer; sessions: Set<ServerHttp2Session> } {
-  const { limits } = options;
   const server = http2.createSecureServer({
     ...options.tls,
     allowHTTP1: true,
-    // Four pseudo-headers and one field over the limit, so such a request gets its 431 from the checks.
-    maxHeaderListPairs: limits.fields + 5,
+    // node:http2 resets a stream (ENHANCE_YOUR_CALM) past this many fields, where HTTP/1 would get its
+    // 431 from the checks. The byte limit already bounds the count: RFC 9113 §6.5.2 counts every field as
+    // its name, its value and 32 octets. So only the bytes bound a head, and any request over
+    // --limit-request-fields within them gets its 431.
+    maxHeaderListPairs: Math.floor(h1Options.maxHeaderSize! / 32),
     settings: {
       maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
       maxHeaderListSize: h1Options.maxHeaderSize!,

@@ -174,6 +174,26 @@ test('a peer outside --proxy-allow-from is closed before anything is read', asyn
   }
 });
 
+test('SIGTERM closes a connection still waiting for its PROXY header; the server exits at once', async () => {
+  // Both timeouts far beyond stop()'s 10 s: were the waiting connection kept, the server would be killed.
+  const args = ['--proxy-protocol', '--header-timeout', '120', '--graceful-timeout', '120', TS_ECHO];
+  const server = await startNodicorn(args);
+  const waiting = connect(server.port, '127.0.0.1');
+  try {
+    const closed = new Promise<void>((resolve) => waiting.once('close', () => resolve()));
+    waiting.on('error', () => {});
+    await new Promise<void>((resolve) => waiting.once('connect', () => resolve()));
+    waiting.write('PROXY TCP4 203.0.113.7');
+    // A served connection opened after it: the waiting one was accepted before (one listen queue).
+    assert.equal((await environOver(server.port, v2(1, 1, INET))).REMOTE_ADDR, '203.0.113.7');
+    assert.equal(await server.stop('SIGTERM', 10_000), 0);
+    await closed;
+  } finally {
+    waiting.destroy();
+    await server.stop();
+  }
+});
+
 test('a Python app sees the PROXY source as REMOTE_ADDR', async () => {
   const server = await startNodicorn(['--proxy-protocol', '--chdir', examples, 'echo:application']);
   try {
