@@ -366,13 +366,24 @@ function acceptProxyProtocol(
       timeoutMs: options.headerTimeout * 1000,
       onHeader: (socket, header) => {
         const real = unixPath === '' ? connectionFacts(socket) : unixFacts(socket, unixPath);
-        const source = header.source;
+        const { source, destination } = header;
         // Gunicorn's choice: the client's address and port from the header; SERVER_NAME/PORT stay this
-        // server's (they come from Host anyway). PP2_CLIENT_SSL: the proxy terminated TLS for this
-        // client (HAProxy's send-proxy-v2-ssl). A TLS connection finds these under its TLS socket.
+        // server's (they come from Host anyway), the proxy's side goes to PROXY_ADDR/PORT. PP2_CLIENT_SSL:
+        // the proxy terminated TLS for this client (HAProxy's send-proxy-v2-ssl). A TLS connection finds
+        // these under its TLS socket.
         factsBySocket.set(socket, {
           ...real,
           ...(source === null ? {} : { remoteAddress: source.address, remotePort: String(source.port) }),
+          ...(destination === null
+            ? {}
+            : {
+                proxy: {
+                  // v1 TCP6 and v2 INET6 addresses are written with colons, TCP4 and INET ones never.
+                  protocol: destination.address.includes(':') ? 'TCP6' : 'TCP4',
+                  address: destination.address,
+                  port: String(destination.port),
+                },
+              }),
           scheme: tls || header.clientTls ? 'https' : real.scheme,
         });
       },

@@ -84,6 +84,8 @@ describe('PROXY protocol in front of a TypeScript app', () => {
     assert.equal(env.REMOTE_PORT, '56324');
     assert.equal(env.SERVER_NAME, 'app.example');
     assert.equal(env['wsgi.url_scheme'], 'http');
+    // Gunicorn's keys: the proxy side of the relayed connection.
+    assert.deepEqual([env.PROXY_PROTOCOL, env.PROXY_ADDR, env.PROXY_PORT], ['TCP4', '192.0.2.1', '443']);
   });
 
   test('v1 TCP6 and v2 INET / INET6', async () => {
@@ -93,11 +95,15 @@ describe('PROXY protocol in front of a TypeScript app', () => {
     assert.deepEqual([four.REMOTE_ADDR, four.REMOTE_PORT], ['203.0.113.7', '56324']);
     const v6 = await environOver(server.port, v2(1, 2, INET6));
     assert.deepEqual([v6.REMOTE_ADDR, v6.REMOTE_PORT], ['2001:db8::7', '12345']);
+    assert.deepEqual([v6.PROXY_PROTOCOL, v6.PROXY_ADDR, v6.PROXY_PORT], ['TCP6', '2001:db8::1', '443']);
   });
 
   test('v1 UNKNOWN and v2 LOCAL keep the real peer', async () => {
-    assert.equal((await environOver(server.port, 'PROXY UNKNOWN\r\n')).REMOTE_ADDR, '127.0.0.1');
-    assert.equal((await environOver(server.port, v2(0, 0, []))).REMOTE_ADDR, '127.0.0.1');
+    for (const header of ['PROXY UNKNOWN\r\n', v2(0, 0, [])]) {
+      const env = await environOver(server.port, header);
+      assert.equal(env.REMOTE_ADDR, '127.0.0.1');
+      assert.ok(!('PROXY_ADDR' in env) && !('PROXY_PROTOCOL' in env), 'no PROXY_* keys without addresses');
+    }
   });
 
   test('v2 PP2_TYPE_SSL with the client-SSL flag: the client spoke HTTPS to the proxy', async () => {
@@ -199,6 +205,7 @@ test('a Python app sees the PROXY source as REMOTE_ADDR', async () => {
   try {
     const env = await environOver(server.port, v2(1, 1, INET));
     assert.deepEqual([env.REMOTE_ADDR, env.REMOTE_PORT], ['203.0.113.7', '56324']);
+    assert.deepEqual([env.PROXY_PROTOCOL, env.PROXY_ADDR, env.PROXY_PORT], ['TCP4', '192.0.2.1', '443']);
     const v1 = await environOver(server.port, 'PROXY TCP6 2001:db8::9 2001:db8::1 7 443\r\n');
     assert.equal(v1.REMOTE_ADDR, '2001:db8::9');
   } finally {
