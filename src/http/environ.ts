@@ -30,6 +30,11 @@ export interface ConnectionFacts {
   readonly serverPort: string;
   /** `http` or `https`. */
   readonly scheme: string;
+  /**
+   * `--proxy-protocol`, when the header named the connection: as in Gunicorn, PROXY_PROTOCOL (`TCP4`,
+   * `TCP6`) and PROXY_ADDR / PROXY_PORT, the address the client connected to at the proxy.
+   */
+  readonly proxy?: { readonly protocol: string; readonly address: string; readonly port: string };
 }
 
 export interface EnvironOptions {
@@ -103,6 +108,12 @@ export function buildEnviron(head: RequestHead, conn: ConnectionFacts, options: 
   env.SERVER_PROTOCOL = head.protocol;
   env.REMOTE_ADDR = conn.remoteAddress;
   if (conn.remotePort !== '') env.REMOTE_PORT = conn.remotePort;
+  const proxy = conn.proxy;
+  if (proxy !== undefined) {
+    env.PROXY_PROTOCOL = proxy.protocol;
+    env.PROXY_ADDR = proxy.address;
+    env.PROXY_PORT = proxy.port;
+  }
   env['wsgi.url_scheme'] = conn.scheme;
   return env;
 }

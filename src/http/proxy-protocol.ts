@@ -16,8 +16,9 @@
  *     |       |       |         |         | UNIX 216 bytes           | len u16, value|
  *     +-------+-------+---------+---------+--------------------------+---------------+
  *     sig = \r\n\r\n\0\r\nQUIT\n; ver 2 in the high nibble; cmd 0 LOCAL (keep the real endpoints,
- *     e.g. the proxy's health checks) or 1 PROXY; family 1 INET, 2 INET6 (3 UNIX and 0 UNSPEC keep the
- *     real endpoints); addresses are source, destination, source port, destination port.
+ *     e.g. the proxy's health checks; the rest is discarded) or 1 PROXY; family 1 INET, 2 INET6 (3 UNIX
+ *     and 0 UNSPEC keep the real endpoints) in the high nibble, transport 1 STREAM (0 with UNSPEC) in the
+ *     low one; addresses are source, destination, source port, destination port.
  */
 import { isIP } from 'node:net';
 
@@ -71,6 +72,11 @@ export const PP2_TYPE_SSL = 0x20;
 const PP2_CLIENT_SSL = 0x01;
 
 const invalid = (reason: string): ProxyParse => ({ status: 'invalid', reason });
+const LOCAL = (length: number): ProxyParse => ({
+  status: 'done',
+  length,
+  header: { version: 2, source: null, destination: null, clientTls: false, tlvs: [] },
+});
 
 /** Whether `data` so far agrees with `prefix` (as far as either goes). */
 function agrees(data: Uint8Array, prefix: Uint8Array): boolean {
@@ -136,13 +142,24 @@ function parseV2(data: Uint8Array): ProxyParse {
   if (versionCommand >> 4 !== 2) return invalid(`PROXY v2 header with version ${versionCommand >> 4}`);
   const command = versionCommand & 0x0f;
   if (command > 1) return invalid(`PROXY v2 header with unknown command ${command}`);
-  const family = data[13]! >> 4;
+  const familyProtocol = data[13]!;
+  const family = familyProtocol >> 4;
   const length = 16 + ((data[14]! << 8) | data[15]!);
   if (length > V2_MAX_LENGTH) return invalid(`PROXY v2 header of ${length} bytes (at most ${V2_MAX_LENGTH})`);
   if (data.length < length) return INCOMPLETE;
+  // §2.2: LOCAL means the proxy itself connected (health checks): the real endpoints stand, and the
+  // receiver "must discard the protocol block including the family", so nothing after it is read.
+  if (command === 0) return LOCAL(length);
+  // §2.2: the defined transport bytes are 0x00 (UNSPEC), 0x1X (INET), 0x2X (INET6), 0x3X (UNIX) with X
+  // 1 (STREAM) or 2 (DGRAM); others "must be rejected as invalid". A datagram has no business on a TCP
+  // connection either.
+  if (family > 3) return invalid(`PROXY v2 header with unknown address family ${family}`);
+  const transport = familyProtocol & 0x0f;
+  if (transport === 2) return invalid('PROXY v2 header for a datagram (UDP) connection');
+  if (transport !== (family === 0 ? 0 : 1))
+    return invalid(`PROXY v2 header with transport byte 0x${familyProtocol.toString(16).padStart(2, '0')}`);
   const block = data.subarray(16, length);
   const addressLength = family === 1 ? 12 : family === 2 ? 36 : family === 3 ? 216 : 0;
-  if (family > 3) return invalid(`PROXY v2 header with unknown address family ${family}`);
   if (block.length < addressLength)
     return invalid(`PROXY v2 address block of ${block.length} bytes, ${addressLength} needed`);
   const tlvs = parseTlvs(block.subarray(addressLength));
@@ -152,9 +169,9 @@ function parseV2(data: Uint8Array): ProxyParse {
     return invalid('PROXY v2 header fails its CRC32C checksum');
   const ssl = tlvs.find((tlv) => tlv.type === PP2_TYPE_SSL);
   const clientTls = ssl !== undefined && ssl.value.length >= 5 && (ssl.value[0]! & PP2_CLIENT_SSL) !== 0;
-  // §2.2: LOCAL means the proxy itself connected (health checks): the real endpoints stand, and so they
-  // do for families a TCP server cannot express (UNSPEC, UNIX).
-  if (command === 0 || (family !== 1 && family !== 2))
+  // §2.2: for UNSPEC the receiver ignores the addresses; a UNIX client of the proxy has none a TCP
+  // server could report. The real endpoints stand.
+  if (family !== 1 && family !== 2)
     return {
       status: 'done',
       length,

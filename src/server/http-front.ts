@@ -281,6 +281,9 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       h1.closeIdleConnections();
       // RFC 9113 §6.8: GOAWAY tells the client no new streams are taken; those in flight finish.
       if (sessions !== null) for (const session of sessions) session.close();
+      // A connection still waiting for its PROXY header has no request in flight either; left open, it
+      // would hold the shutdown until --header-timeout.
+      if (waiting !== null) for (const socket of waiting) socket.destroy();
     },
     closeAll() {
       if (sessions === null) h1.closeAllConnections();
@@ -306,12 +309,14 @@ function createH2Server(
   h1Options: http.ServerOptions,
   log: Logger,
 ): { server: Http2SecureServer; sessions: Set<ServerHttp2Session> } {
-  const { limits } = options;
   const server = http2.createSecureServer({
     ...options.tls,
     allowHTTP1: true,
-    // Four pseudo-headers and one field over the limit, so such a request gets its 431 from the checks.
-    maxHeaderListPairs: limits.fields + 5,
+    // node:http2 resets a stream (ENHANCE_YOUR_CALM) past this many fields, where HTTP/1 would get its
+    // 431 from the checks. The byte limit already bounds the count: RFC 9113 §6.5.2 counts every field as
+    // its name, its value and 32 octets. So only the bytes bound a head, and any request over
+    // --limit-request-fields within them gets its 431.
+    maxHeaderListPairs: Math.floor(h1Options.maxHeaderSize! / 32),
     settings: {
       maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
       maxHeaderListSize: h1Options.maxHeaderSize!,
@@ -367,13 +372,24 @@ function acceptProxyProtocol(
       timeoutMs: options.headerTimeout * 1000,
       onHeader: (socket, header) => {
         const real = unixPath === '' ? connectionFacts(socket) : unixFacts(socket, unixPath);
-        const source = header.source;
+        const { source, destination } = header;
         // Gunicorn's choice: the client's address and port from the header; SERVER_NAME/PORT stay this
-        // server's (they come from Host anyway). PP2_CLIENT_SSL: the proxy terminated TLS for this
-        // client (HAProxy's send-proxy-v2-ssl). A TLS connection finds these under its TLS socket.
+        // server's (they come from Host anyway), the proxy's side goes to PROXY_ADDR/PORT. PP2_CLIENT_SSL:
+        // the proxy terminated TLS for this client (HAProxy's send-proxy-v2-ssl). A TLS connection finds
+        // these under its TLS socket.
         factsBySocket.set(socket, {
           ...real,
           ...(source === null ? {} : { remoteAddress: source.address, remotePort: String(source.port) }),
+          ...(destination === null
+            ? {}
+            : {
+                proxy: {
+                  // v1 TCP6 and v2 INET6 addresses are written with colons, TCP4 and INET ones never.
+                  protocol: destination.address.includes(':') ? 'TCP6' : 'TCP4',
+                  address: destination.address,
+                  port: String(destination.port),
+                },
+              }),
           scheme: tls || header.clientTls ? 'https' : real.scheme,
         });
       },

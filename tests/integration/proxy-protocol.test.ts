@@ -84,6 +84,8 @@ describe('PROXY protocol in front of a TypeScript app', () => {
     assert.equal(env.REMOTE_PORT, '56324');
     assert.equal(env.SERVER_NAME, 'app.example');
     assert.equal(env['wsgi.url_scheme'], 'http');
+    // Gunicorn's keys: the proxy side of the relayed connection.
+    assert.deepEqual([env.PROXY_PROTOCOL, env.PROXY_ADDR, env.PROXY_PORT], ['TCP4', '192.0.2.1', '443']);
   });
 
   test('v1 TCP6 and v2 INET / INET6', async () => {
@@ -93,11 +95,15 @@ describe('PROXY protocol in front of a TypeScript app', () => {
     assert.deepEqual([four.REMOTE_ADDR, four.REMOTE_PORT], ['203.0.113.7', '56324']);
     const v6 = await environOver(server.port, v2(1, 2, INET6));
     assert.deepEqual([v6.REMOTE_ADDR, v6.REMOTE_PORT], ['2001:db8::7', '12345']);
+    assert.deepEqual([v6.PROXY_PROTOCOL, v6.PROXY_ADDR, v6.PROXY_PORT], ['TCP6', '2001:db8::1', '443']);
   });
 
   test('v1 UNKNOWN and v2 LOCAL keep the real peer', async () => {
-    assert.equal((await environOver(server.port, 'PROXY UNKNOWN\r\n')).REMOTE_ADDR, '127.0.0.1');
-    assert.equal((await environOver(server.port, v2(0, 0, []))).REMOTE_ADDR, '127.0.0.1');
+    for (const header of ['PROXY UNKNOWN\r\n', v2(0, 0, [])]) {
+      const env = await environOver(server.port, header);
+      assert.equal(env.REMOTE_ADDR, '127.0.0.1');
+      assert.ok(!('PROXY_ADDR' in env) && !('PROXY_PROTOCOL' in env), 'no PROXY_* keys without addresses');
+    }
   });
 
   test('v2 PP2_TYPE_SSL with the client-SSL flag: the client spoke HTTPS to the proxy', async () => {
@@ -174,11 +180,32 @@ test('a peer outside --proxy-allow-from is closed before anything is read', asyn
   }
 });
 
+test('SIGTERM closes a connection still waiting for its PROXY header; the server exits at once', async () => {
+  // Both timeouts far beyond stop()'s 10 s: were the waiting connection kept, the server would be killed.
+  const args = ['--proxy-protocol', '--header-timeout', '120', '--graceful-timeout', '120', TS_ECHO];
+  const server = await startNodicorn(args);
+  const waiting = connect(server.port, '127.0.0.1');
+  try {
+    const closed = new Promise<void>((resolve) => waiting.once('close', () => resolve()));
+    waiting.on('error', () => {});
+    await new Promise<void>((resolve) => waiting.once('connect', () => resolve()));
+    waiting.write('PROXY TCP4 203.0.113.7');
+    // A served connection opened after it: the waiting one was accepted before (one listen queue).
+    assert.equal((await environOver(server.port, v2(1, 1, INET))).REMOTE_ADDR, '203.0.113.7');
+    assert.equal(await server.stop('SIGTERM', 10_000), 0);
+    await closed;
+  } finally {
+    waiting.destroy();
+    await server.stop();
+  }
+});
+
 test('a Python app sees the PROXY source as REMOTE_ADDR', async () => {
   const server = await startNodicorn(['--proxy-protocol', '--chdir', examples, 'echo:application']);
   try {
     const env = await environOver(server.port, v2(1, 1, INET));
     assert.deepEqual([env.REMOTE_ADDR, env.REMOTE_PORT], ['203.0.113.7', '56324']);
+    assert.deepEqual([env.PROXY_PROTOCOL, env.PROXY_ADDR, env.PROXY_PORT], ['TCP4', '192.0.2.1', '443']);
     const v1 = await environOver(server.port, 'PROXY TCP6 2001:db8::9 2001:db8::1 7 443\r\n');
     assert.equal(v1.REMOTE_ADDR, '2001:db8::9');
   } finally {

@@ -108,3 +108,17 @@ test('a mount point becomes SCRIPT_NAME only at a segment boundary', () => {
 function pick(env: Record<string, string>): [string | undefined, string | undefined] {
   return [env.SERVER_NAME, env.SERVER_PORT];
 }
+
+test("PROXY protocol facts become Gunicorn's PROXY_PROTOCOL, PROXY_ADDR and PROXY_PORT", () => {
+  const proxied = { ...conn, proxy: { protocol: 'TCP4', address: '192.0.2.1', port: '443' } };
+  const head = {
+    method: 'GET',
+    rawTarget: '/',
+    target: parseRequestTarget('/', 'GET')!,
+    protocol: 'HTTP/1.1',
+  };
+  const env = buildEnviron({ ...head, rawHeaders: ['Proxy-Addr', 'forged'] }, proxied, { scriptName: '' });
+  assert.deepEqual([env.PROXY_PROTOCOL, env.PROXY_ADDR, env.PROXY_PORT], ['TCP4', '192.0.2.1', '443']);
+  assert.equal(env.HTTP_PROXY_ADDR, 'forged', 'a header is only ever an HTTP_ key');
+  assert.ok(!('PROXY_ADDR' in environ('/', ['Host', 'h'])), 'nothing without a PROXY header');
+});

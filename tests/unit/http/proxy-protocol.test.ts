@@ -122,6 +122,18 @@ test('v2 LOCAL, UNSPEC and UNIX keep the real endpoints', () => {
   assert.equal(done(parseProxyHeader(v2(0x20, 0x11, inet))).header.source, null, 'LOCAL ignores addresses');
   assert.equal(done(parseProxyHeader(v2(0x21, 0x00, []))).header.source, null);
   assert.equal(done(parseProxyHeader(v2(0x21, 0x31, Array(216).fill(0)))).header.source, null);
+  // §2.2: LOCAL discards the protocol block, family included: whatever it holds, it is not read.
+  const local = done(parseProxyHeader(v2(0x20, 0xff, [0x05, 0x00, 0x09, 1])));
+  assert.deepEqual([local.header.source, local.header.tlvs, local.length], [null, [], 20]);
+});
+
+test('v2 transport byte: STREAM only (0x00 for UNSPEC); datagrams and undefined values are invalid', () => {
+  const block = Array(216).fill(0); // long enough for any family: only the transport byte is at fault
+  for (const byte of [0x12, 0x22, 0x32]) invalid(parseProxyHeader(v2(0x21, byte, block)), /datagram/);
+  for (const byte of [0x10, 0x13, 0x1f, 0x01, 0x20]) {
+    const hex = byte.toString(16).padStart(2, '0');
+    invalid(parseProxyHeader(v2(0x21, byte, block)), new RegExp(`transport byte 0x${hex}`));
+  }
 });
 
 test('v2 TLVs: kept in order; PP2_TYPE_SSL with PP2_CLIENT_SSL means the client spoke TLS', () => {
