@@ -3,7 +3,7 @@
  * It resolves settings, loads the app through the right backend, listens, and turns signals into
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { PythonBackend } from '../bridge/python-backend.js';
 import { LogFile } from '../observability/log-file.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
@@ -239,6 +239,15 @@ async function serve(
   let backend: Backend;
   let offStatsd = () => {};
   try {
+    // As Gunicorn does: the log files become the --user's, so SIGUSR1 can reopen them after the drop.
+    if (identity.uid !== undefined || identity.gid !== undefined)
+      for (const file of extras.files) {
+        try {
+          chownSync(file.path, identity.uid ?? -1, identity.gid ?? -1);
+        } catch (error) {
+          log.warning(`cannot hand ${file.path} to --user: ${(error as Error).message}`);
+        }
+      }
     dropPrivileges(identity);
     if (identity.uid !== undefined || identity.gid !== undefined)
       log.info(`Running as uid ${process.getuid!()}, gid ${process.getgid!()}`);

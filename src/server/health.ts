@@ -3,14 +3,25 @@
  * sees it). 200 `ok` while the server takes work (for a Python app: at least one worker is alive); 503
  * while it drains after SIGTERM or has no live worker, so the balancer takes this node out of rotation.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 
 const OK = Buffer.from('ok\n');
 const UNAVAILABLE = Buffer.from('unavailable\n');
 
-export function answerHealth(req: IncomingMessage, res: ServerResponse, healthy: boolean): void {
+/** What answering needs of a request and a response: node:http's and node:http2's compat objects alike. */
+interface Probe {
+  readonly method?: string | undefined;
+}
+interface ProbeResponse {
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  end(): unknown;
+  end(body: Buffer): unknown;
+}
+
+export function answerHealth(req: Probe, res: ProbeResponse, healthy: boolean): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': 0 }).end();
+    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Length': 0 });
+    res.end();
     return;
   }
   const body = healthy ? OK : UNAVAILABLE;
@@ -20,5 +31,6 @@ export function answerHealth(req: IncomingMessage, res: ServerResponse, healthy:
     // RFC 9111 §5.2.2.5: a probe must reach the server, never a cache.
     'Cache-Control': 'no-store',
   });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  if (req.method === 'HEAD') res.end();
+  else res.end(body);
 }

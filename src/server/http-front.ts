@@ -170,6 +170,7 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       const writer = new H2ResponseWriter(req, res, log, length);
       return reject(req, writer, checked.rejection.status, checked.rejection.reason);
     }
+    if (head.path === healthPath) return answerHealth(req, res, !state.draining && backend.healthy());
     if (expectsContinue) res.writeContinue();
     const environ = buildEnviron(
       {

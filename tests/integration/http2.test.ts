@@ -438,3 +438,25 @@ test('without --http2, TLS offers only http/1.1 through ALPN', async () => {
     await server.stop();
   }
 });
+
+test('--health-path is answered by the server over HTTP/2 too, never by the app', async () => {
+  const server = await startNodicorn([...tlsArgs, '--http2', '--health-path', '/healthz', TS_ECHO]);
+  try {
+    const [health, app] = await onSession(server.port, (session) =>
+      Promise.all([
+        request(session, { ':path': '/healthz', ':method': 'GET' }),
+        request(session, { ':path': '/other', ':method': 'GET' }),
+      ]),
+    );
+    assert.equal(health.status, 200);
+    assert.equal(health.body.toString(), 'ok\n');
+    assert.equal(health.headers['cache-control'], 'no-store');
+    assert.equal(app.status, 200);
+    assert.equal(
+      (JSON.parse(app.body.toString()) as { environ: { PATH_INFO: string } }).environ.PATH_INFO,
+      '/other',
+    );
+  } finally {
+    await server.stop();
+  }
+});
