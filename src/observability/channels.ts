@@ -14,7 +14,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 export interface RequestRecord {
   /** The server that took the request (subscribers of one server filter on it). */
   readonly source: object;
-  /** The request's CGI environ (as the backend got it). */
+  /** The request's CGI environ, as the backend got it (a TypeScript app's gets its wsgi.* keys too). */
   readonly environ: Readonly<Record<string, string>>;
   /** Wall-clock time the request head was handled (ms since the epoch). */
   readonly receivedMs: number;

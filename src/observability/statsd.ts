@@ -77,6 +77,7 @@ export class StatsdClient {
   #requests = 0;
   #timer: NodeJS.Timeout | undefined;
   #warned = false;
+  #closed = false;
 
   private constructor(socket: dgram.Socket, prefix: string, tags: string, log: Logger) {
     this.#socket = socket;
@@ -127,7 +128,7 @@ export class StatsdClient {
   }
 
   #schedule(): void {
-    if (this.#timer === undefined) this.#timer = setTimeout(() => this.flush(), FLUSH_MS);
+    if (this.#timer === undefined && !this.#closed) this.#timer = setTimeout(() => this.flush(), FLUSH_MS);
   }
 
   /** The lines collected since the last flush, in Gunicorn's format. */
@@ -180,6 +181,8 @@ export class StatsdClient {
 
   /** Sends what is left and closes the socket. */
   async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     await this.flush();
     this.#socket.close();
   }
