@@ -88,8 +88,14 @@ export class Response extends CallableApp {
     else if (typeof body === 'function') result = body(environ);
     else if (Array.isArray(body)) result = (body as Chunk[]).map(toBytes);
     else result = toBytesIterable(body);
-    // A body known in full gets its length, so the client need not wait for the end of a stream.
-    if (Array.isArray(result) && !headers.has('Content-Length')) {
+    // A body known in full gets its length, so the client need not wait for the end of a stream; 204 and
+    // 304 answers have no body and must not say they do (RFC 9110 §8.6).
+    if (
+      Array.isArray(result) &&
+      !headers.has('Content-Length') &&
+      this.status !== 204 &&
+      this.status !== 304
+    ) {
       let length = 0;
       for (const chunk of result as Bytes[]) length += chunk.byteLength;
       headers.set('Content-Length', String(length));

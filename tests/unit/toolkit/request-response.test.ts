@@ -139,3 +139,12 @@ test('gzip: compressed when accepted and worth it, untouched otherwise', async (
   });
   assert.equal(tiny.header('Content-Encoding'), null);
 });
+
+test('204 and 304 responses carry no Content-Length (RFC 9110 §8.6)', async () => {
+  for (const status of [204, 304]) {
+    const res = await request(new Response(null, { status }));
+    assert.equal(res.statusCode, status);
+    assert.equal(res.header('Content-Length'), null, String(status));
+  }
+  assert.equal((await request(new Response(null, { status: 200 }))).header('Content-Length'), '0');
+});
