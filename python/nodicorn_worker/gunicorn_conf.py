@@ -4,9 +4,10 @@ prints its public names as JSON for nodicorn to map (src/settings/gunicorn-conf.
     python -m nodicorn_worker.gunicorn_conf FILE        (also file:FILE, or python:MODULE)
 
 Each name becomes {"value": V} for plain data (None, bool, int, float, str, and lists, tuples or dicts of
-those), {"callable": KIND, "here": BOOL} for functions and classes (here: defined in the file itself, not
-imported; arity: how many positional arguments it takes, -1 when any number), or {"object": TYPE, "here": false} for anything else. Modules and names starting with "_" are
-left out. The worker (hooks.py) loads the file again with load() to run its hooks."""
+those), {"callable": KIND, "here": BOOL, "arity": N} for functions and classes (here: defined in the file
+itself, not imported; arity: how many positional arguments it takes, -1 when any number), or
+{"object": TYPE, "here": false} for anything else. Modules and names starting with "_" are left out. The
+worker (hooks.py) loads the file again with load() to run its hooks."""
 import importlib
 import importlib.machinery
 import importlib.util

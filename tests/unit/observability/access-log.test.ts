@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import {
   accessLineFormatter,
   clfTime,
+  compileAccessFormat,
   escapeLogValue,
   formatAccessLine,
   formatJsonLine,
@@ -55,6 +56,55 @@ test('values are escaped, so a request cannot forge a line or break a quoted fie
   assert.equal(line, '"x\\x22\\x0a127.0.0.1 - - \\x22GET /admin"');
   assert.equal(escapeLogValue('caf\u00e9\\'), 'caf\\xe9\\x5c');
   assert.equal(clfTime(new Date(Date.UTC(2026, 0, 2, 3, 4, 5))), '[02/Jan/2026:03:04:05 +0000]');
+});
+
+test('a compiled format: text around and between atoms kept, unknown atoms folded to -', () => {
+  const line = compileAccessFormat('[%(s)s%(B)s] %(nope)s%(l)s 100%% %(h)s%(m)s|');
+  assert.equal(line(record), '[20018] -- 100%% 10.1.2.3GET|');
+  assert.equal(compileAccessFormat('no atoms')(record), 'no atoms');
+  assert.equal(compileAccessFormat('')(record), '');
+  // One compiled format serves every record: nothing of one line stays for the next.
+  const status = compileAccessFormat('%(s)s %(a)s');
+  assert.equal(status({ ...record, status: 404, environ: {} }), '404 -');
+  assert.equal(status(record), '200 curl/8');
+});
+
+test('every value that comes from the request is escaped, whichever atom reads it', () => {
+  const bad = 'a"b\\c\n\u00e9\u20ac';
+  const escaped = 'a\\x22b\\x5cc\\x0a\\xe9\\u20ac';
+  const hostile = {
+    ...record,
+    environ: {
+      REMOTE_ADDR: bad,
+      REQUEST_METHOD: bad,
+      RAW_URI: bad,
+      SCRIPT_NAME: '',
+      PATH_INFO: bad,
+      QUERY_STRING: bad,
+      SERVER_PROTOCOL: bad,
+      HTTP_REFERER: bad,
+      HTTP_USER_AGENT: bad,
+      HTTP_AUTHORIZATION: `Basic ${Buffer.from(`${bad}:pw`, 'latin1').toString('base64')}`,
+      HTTP_X_TRACE: bad,
+      CONTENT_TYPE: bad,
+      CUSTOM: bad,
+    },
+    responseHeaders: { 'x-out': bad },
+  };
+  const atoms = ['h', 'm', 'U', 'q', 'H', 'f', 'a', '{x-trace}i', '{content-type}i', '{x-out}o', '{CUSTOM}e'];
+  for (const atom of atoms) assert.equal(formatAccessLine(`%(${atom})s`, hostile), escaped, atom);
+  // The Basic user name is bytes (latin-1 here): the euro sign went in as its low byte, 0xac.
+  assert.equal(formatAccessLine('%(u)s', hostile), escaped.replace('\\u20ac', '\\xac'));
+  assert.equal(formatAccessLine('%(r)s', hostile), `${escaped} ${escaped} ${escaped}`);
+});
+
+test('the time atom is right across seconds (each second is formatted once)', () => {
+  const at = (ms: number) => formatAccessLine('%(t)s', { ...record, received: new Date(ms) });
+  const t0 = Date.UTC(2026, 11, 31, 23, 59, 59);
+  assert.equal(at(t0), '[31/Dec/2026:23:59:59 +0000]');
+  assert.equal(at(t0 + 999), '[31/Dec/2026:23:59:59 +0000]');
+  assert.equal(at(t0 + 1000), '[01/Jan/2027:00:00:00 +0000]');
+  assert.equal(at(t0), '[31/Dec/2026:23:59:59 +0000]');
 });
 
 test('the JSON preset: fixed fields, one object per line', () => {
