@@ -21,7 +21,7 @@ import type {
 import { buildEnviron } from '../http/environ.js';
 import { reasonFor } from '../http/reason-phrases.js';
 import { parseRequestTarget } from '../http/request-target.js';
-import { fileWrapper } from '../server/file-wrapper.js';
+import { addWsgiKeys } from '../server/inprocess-backend.js';
 import { BodyReader } from '../server/wsgi-input.js';
 import { requestUrl } from '../toolkit/url.js';
 
@@ -70,16 +70,11 @@ function environFor(request: Request, options: ToFetchOptions): Environ | null {
     },
     { scriptName: (options.scriptName ?? '').replace(/\/+$/, '') },
   );
-  const environ = cgi as unknown as Environ;
-  environ['wsgi.version'] = [1, 0];
-  environ['wsgi.input'] = new BodyReader(request.body as AsyncIterable<Uint8Array> | null);
-  environ['wsgi.errors'] = options.errors ?? stderrErrors;
-  environ['wsgi.multithread'] = false;
-  environ['wsgi.multiprocess'] = false;
-  environ['wsgi.run_once'] = false;
-  environ['wsgi.input_terminated'] = true;
-  environ['wsgi.file_wrapper'] = fileWrapper;
-  return environ;
+  return addWsgiKeys(
+    cgi,
+    new BodyReader(request.body as AsyncIterable<Uint8Array> | null),
+    options.errors ?? stderrErrors,
+  );
 }
 
 /** The status and headers as Fetch has them, checked as the server checks them (contract/rules.ts). */

@@ -45,6 +45,7 @@ export type MountSettings = Pick<
   | 'limit_request_field_size'
   | 'limit_request_body'
   | 'forwarded_allow_ips'
+  | 'forwarded_headers'
   | 'loglevel'
 >;
 
@@ -90,6 +91,7 @@ const MOUNT_KEYS = [
   'limit_request_field_size',
   'limit_request_body',
   'forwarded_allow_ips',
+  'forwarded_headers',
   'loglevel',
 ] as const satisfies readonly (keyof MountSettings)[];
 
@@ -118,7 +120,7 @@ function mountBackend(
     fieldSize: settings.limit_request_field_size,
     body: settings.limit_request_body,
   };
-  const proxyTrust = parseProxyTrust(settings.forwarded_allow_ips);
+  const proxyTrust = parseProxyTrust(settings.forwarded_allow_ips, settings.forwarded_headers);
   const scriptName = (options.scriptName ?? '').replace(/\/+$/, '');
 
   const serve = (req: Host, res: ServerResponse) => {

@@ -11,6 +11,7 @@ import type {
   WriteCallable,
   WsgiApp,
   WsgiErrors,
+  WsgiInput,
 } from '../contract/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend, Exchange } from './backend.js';
@@ -33,10 +34,19 @@ function errorStream(log: Logger): WsgiErrors {
 
 /** Gives a TypeScript app everything PEP 3333 puts in the environ besides the CGI keys. */
 export function completeEnviron(exchange: Exchange, errors: WsgiErrors): Environ {
-  const environ = exchange.environ as unknown as Environ;
   const hasBody = exchange.bodyLength !== 0;
+  return addWsgiKeys(
+    exchange.environ,
+    new BodyReader(hasBody ? exchange.req : null, exchange.bodyLimit),
+    errors,
+  );
+}
+
+/** Adds PEP 3333's wsgi.* keys to a CGI environ, for every host of a TypeScript app (server, adapters). */
+export function addWsgiKeys(cgi: Record<string, string>, input: WsgiInput, errors: WsgiErrors): Environ {
+  const environ = cgi as unknown as Environ;
   environ['wsgi.version'] = VERSION;
-  environ['wsgi.input'] = new BodyReader(hasBody ? exchange.req : null, exchange.bodyLimit);
+  environ['wsgi.input'] = input;
   environ['wsgi.errors'] = errors;
   environ['wsgi.multithread'] = false;
   environ['wsgi.multiprocess'] = false;
