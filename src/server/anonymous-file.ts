@@ -50,13 +50,7 @@ export class AnonymousFile {
   async append(data: Uint8Array): Promise<void> {
     let done = 0;
     while (done < data.byteLength) {
-      const { bytesWritten } = await writeAt(
-        this.fd,
-        data,
-        done,
-        data.byteLength - done,
-        this.size + done,
-      );
+      const { bytesWritten } = await writeAt(this.fd, data, done, data.byteLength - done, this.size + done);
       done += bytesWritten;
     }
     this.size += done;
