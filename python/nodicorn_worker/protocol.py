@@ -11,6 +11,7 @@ U32 = struct.Struct(">I")
 
 REQUEST = 0x01
 CANCEL = 0x02
+CREDIT = 0x03
 
 HEAD = 0x11
 BODY = 0x12
@@ -21,6 +22,9 @@ READY = 0x16
 LOADFAIL = 0x17
 
 FLAG_BODY_IN_FILE = 0x01
+
+# BODY bytes a worker may send for a request before its first CREDIT (flow control: see protocol.ts).
+INITIAL_WINDOW = 1048576
 
 
 def decode_request(payload):

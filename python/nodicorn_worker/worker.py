@@ -13,8 +13,8 @@ import threading
 import traceback
 from time import monotonic
 
-from .protocol import (BODY, CANCEL, END, FAIL, FRAME_HEADER, HEAD, REQUEST, U32, WHOLE, decode_request,
-                       encode_head, frame_header)
+from .protocol import (BODY, CANCEL, CREDIT, END, FAIL, FRAME_HEADER, HEAD, INITIAL_WINDOW, REQUEST, U32, WHOLE,
+                       decode_request, encode_head, frame_header)
 
 SENDFILE_BLOCK = 1 << 20
 # Frames with more than this still to come are read into a buffer of their own (Connection.read_large).
@@ -44,8 +44,16 @@ class FileWrapper:
         raise StopIteration
 
 
+class ClientDisconnected(OSError):
+    """Raised by write() when the request was cancelled (its client left): the app should stop."""
+
+
 class Connection:
-    """The socket to Node. Reads are done by one thread; writes from any thread, each frame atomically."""
+    """The socket to Node. Reads are done by one thread; writes from any thread, each frame atomically.
+
+    Flow control (protocol.ts): each running request has a window of BODY bytes it may still send. A
+    request that has spent it waits for CREDIT, alone: in the single-threaded loop by reading frames
+    itself, with threads on a condition the reader thread signals."""
 
     def __init__(self, fd):
         self.sock = socket.socket(fileno=fd)
@@ -57,6 +65,10 @@ class Connection:
         # Requests read while another was running (Node may queue a few behind the one running).
         self.waiting = collections.deque()
         self.next_poll = 0.0
+        self.windows = {}
+        self.credit = threading.Condition(threading.Lock())
+        self.threaded = False
+        self.eof = False
 
     def read_frame(self):
         """The next frame as (type, id, payload memoryview), or None at end of stream."""
@@ -111,13 +123,71 @@ class Connection:
         while select.select((self.sock,), (), (), 0)[0]:
             got = self.read_frame()
             if got is None:
+                self.eof = True
                 self.cancelled.add(rid)
                 break
-            if got[0] == CANCEL:
-                self.note_cancel(got[1], rid)
-            else:
-                self.waiting.append(got)
+            self.take_in(got, rid)
         return rid in self.cancelled
+
+    def take_in(self, got, running):
+        """Single-threaded loop, while `running` runs: a frame that is not for now is kept or applied."""
+        kind = got[0]
+        if kind == CREDIT:
+            self.add_credit(got[1], got[2])
+        elif kind == CANCEL:
+            self.note_cancel(got[1], running)
+        else:
+            self.waiting.append(got)
+
+    def open_window(self, rid):
+        with self.credit:
+            self.windows[rid] = INITIAL_WINDOW
+
+    def close_window(self, rid):
+        with self.credit:
+            self.windows.pop(rid, None)
+
+    def add_credit(self, rid, payload):
+        """A CREDIT frame; one for a request that has finished is dropped."""
+        n = U32.unpack_from(payload, 0)[0]
+        with self.credit:
+            if rid in self.windows:
+                self.windows[rid] += n
+                self.credit.notify_all()
+
+    def wake(self):
+        """Threads waiting for credit look again (a CANCEL or the end of the stream came)."""
+        with self.credit:
+            self.credit.notify_all()
+
+    def take_credit(self, rid, want):
+        """Up to `want` bytes of `rid`'s window, waiting for CREDIT while it is empty; 0 once the request
+        is cancelled or Node is gone."""
+        if not self.threaded:
+            windows = self.windows
+            while True:
+                have = windows.get(rid, 0)
+                if have > 0:
+                    n = want if want < have else have
+                    windows[rid] = have - n
+                    return n
+                if rid in self.cancelled or self.eof:
+                    return 0
+                got = self.read_frame()  # this thread is the reader: wait for Node here
+                if got is None:
+                    self.eof = True
+                    return 0
+                self.take_in(got, rid)
+        with self.credit:
+            while True:
+                have = self.windows.get(rid, 0)
+                if have > 0:
+                    n = want if want < have else have
+                    self.windows[rid] = have - n
+                    return n
+                if rid in self.cancelled or self.eof:
+                    return 0
+                self.credit.wait()
 
     def note_cancel(self, rid, running):
         """Remembers a CANCEL for the running request or one still waiting. One for a request that has just
@@ -136,10 +206,13 @@ class Connection:
         self.send(frame_header(kind, rid, len(payload)), payload)
 
     def sendfile(self, rid, fd, offset, count):
-        """Sends `count` bytes of a file as BODY frames, kernel to socket (os.sendfile), no copy in Python."""
-        with self.lock:
-            while count > 0:
-                block = min(count, SENDFILE_BLOCK)
+        """Sends `count` bytes of a file as BODY frames, kernel to socket (os.sendfile), no copy in Python.
+        Each block within the request's credit; stops early when the request is cancelled."""
+        while count > 0:
+            block = self.take_credit(rid, min(count, SENDFILE_BLOCK))
+            if block == 0:
+                return
+            with self.lock:
                 self.sock.sendall(frame_header(BODY, rid, block))
                 left = block
                 while left > 0:
@@ -148,7 +221,7 @@ class Connection:
                         raise IOError("file shrank while it was being sent")
                     offset += n
                     left -= n
-                count -= block
+            count -= block
 
 
 class Call:
@@ -203,8 +276,28 @@ class Call:
             return
         if not self.head_sent:
             self.send_head()
-        self.sent += len(data)
-        self.conn.send_frame(BODY, self.rid, data)
+        if not self.send_body(data):
+            raise ClientDisconnected("the client went away")
+
+    def send_body(self, data):
+        """BODY frames for `data` within the request's credit; False when the request was cancelled."""
+        conn = self.conn
+        rid = self.rid
+        n = len(data)
+        got = conn.take_credit(rid, n)
+        if got == n:
+            self.sent += n
+            conn.send_frame(BODY, rid, data)
+            return True
+        view = memoryview(data)
+        while got:
+            self.sent += got
+            conn.send_frame(BODY, rid, view[:got])
+            view = view[got:]
+            if not view:
+                return True
+            got = conn.take_credit(rid, len(view))
+        return False
 
     def respond(self, result, poll_cancel):
         """Sends the body of `result`; returns the frame that completes the response (sent after close())."""
@@ -226,9 +319,7 @@ class Call:
                 continue  # PEP 3333: headers wait for the first non-empty chunk
             if not self.head_sent:
                 self.send_head()
-            self.sent += len(chunk)
-            self.conn.send_frame(BODY, rid, chunk)
-            if poll_cancel(rid):
+            if not self.send_body(chunk) or poll_cancel(rid):
                 break
         if not self.head_sent:
             self.send_head()
@@ -282,6 +373,7 @@ class Worker:
         environ["wsgi.input"] = stream
         call = Call(self.conn, rid)
         conn = self.conn
+        conn.open_window(rid)
         hooks = self.hooks
         if hooks is not None:
             req = hooks.before(environ)
@@ -297,10 +389,16 @@ class Worker:
             finally:
                 stream.close()
         except Exception:
-            conn.send_frame(FAIL, rid, traceback.format_exc().encode("utf-8", "replace"))
+            if rid in conn.cancelled:
+                # The client left: whatever the app raised on its way out (ClientDisconnected from write(),
+                # say) is no error of the app's; Node dropped the response already.
+                conn.send_frame(END, rid)
+            else:
+                conn.send_frame(FAIL, rid, traceback.format_exc().encode("utf-8", "replace"))
         else:
             conn.send(*final)
         finally:
+            conn.close_window(rid)
             conn.cancelled.discard(rid)
         if hooks is not None:
             # After the response went to Node, as Gunicorn runs it after the response was written.
@@ -350,6 +448,8 @@ class Worker:
                 run(rid, payload, poll_cancel)
             elif kind == CANCEL:
                 conn.note_cancel(rid, None)
+            elif kind == CREDIT:
+                conn.add_credit(rid, payload)
 
     def serve_threaded(self):
         conn = self.conn
@@ -370,20 +470,38 @@ class Worker:
                 finally:
                     active.discard(item[0])
 
+        conn.threaded = True
         pool = [threading.Thread(target=take_work, daemon=True) for _ in range(self.threads)]
         for t in pool:
             t.start()
+        def take(got):
+            kind, rid, payload = got
+            if kind == CREDIT:
+                conn.add_credit(rid, payload)
+            elif kind == CANCEL and rid in active:
+                cancelled.add(rid)
+                conn.wake()
+
+        got = None
         while not self.stopping:
             got = self.next_frame()
             if got is Stop or got is None:
                 break
-            kind, rid, payload = got
-            if kind == REQUEST:
-                active.add(rid)
-                work.put((rid, payload))
-            elif kind == CANCEL and rid in active:
-                cancelled.add(rid)
+            if got[0] == REQUEST:
+                active.add(got[1])
+                work.put((got[1], got[2]))
+            else:
+                take(got)
         for _ in pool:
             work.put(None)
+        # Requests still running may need CREDIT (or a CANCEL) to finish: keep reading until they are done.
+        # A REQUEST now is one Node sent before it saw us stop; it never started, and Node re-queues it.
+        while got is not None and any(t.is_alive() for t in pool):
+            if select.select((conn.sock,), (), (), 0.05)[0]:
+                got = conn.read_frame()
+                if got is not None and got[0] != REQUEST:
+                    take(got)
+        conn.eof = True
+        conn.wake()
         for t in pool:
             t.join()

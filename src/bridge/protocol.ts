@@ -20,6 +20,14 @@
  *            body:   the whole request body, or with FLAG_BODY_IN_FILE the UTF-8 path of a temporary
  *                    file holding it.
  *   CANCEL   payload empty: the client is gone; stop iterating, call close(), then send END.
+ *   CREDIT   payload: | bytes u32 |: the worker may send that many more BODY bytes for this request.
+ *
+ * Flow control (per request, like an HTTP/2 stream window): a worker starts each request with
+ * INITIAL_WINDOW bytes of credit and spends it on BODY payloads (HEAD, WHOLE, END and FAIL are free);
+ * with none left it waits for CREDIT, for that request only. Node grants credit as it takes bytes off
+ * the worker, into the client's socket or its per-response buffer (memory, then an anonymous file), and
+ * withholds it only while that buffer is over its cap: a slow client can pause its own response, never
+ * the worker's other requests or threads.
  *
  * Worker → Node
  *   HEAD     payload: latin-1 `status\0name\0value\0…` — sent with the first non-empty body chunk.
@@ -35,6 +43,7 @@ export const FRAME_HEADER_SIZE = 9;
 
 export const REQUEST = 0x01;
 export const CANCEL = 0x02;
+export const CREDIT = 0x03;
 
 export const HEAD = 0x11;
 export const BODY = 0x12;
@@ -45,6 +54,9 @@ export const READY = 0x16;
 export const LOADFAIL = 0x17;
 
 export const FLAG_BODY_IN_FILE = 0x01;
+
+/** BODY bytes a worker may send for a request before its first CREDIT. */
+export const INITIAL_WINDOW = 1048576;
 
 export interface Frame {
   readonly type: number;
@@ -125,6 +137,16 @@ export function encodeFrame(type: number, id: number, payload: Buffer = EMPTY): 
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A CREDIT frame granting `bytes` more for request `id`. */
+export function encodeCredit(id: number, bytes: number): Buffer {
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_SIZE + 4);
+  frame.writeUInt32BE(9, 0);
+  frame[4] = CREDIT;
+  frame.writeUInt32BE(id, 5);
+  frame.writeUInt32BE(bytes, 9);
+  return frame;
+}
 
 /** A response head as the worker sends it: status line and header pairs. */
 export interface ResponseHead {

@@ -20,6 +20,7 @@ import { NO_BODY, type ReceivedBody, receiveBody } from '../server/request-body.
 import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { findPython } from './find-python.js';
+import { SpoolBudget } from './response-spool.js';
 import { workerEnv } from './worker-package.js';
 import { type Dispatch, type WorkerEvents, type WorkerLaunch, WorkerProcess } from './worker-process.js';
 
@@ -118,6 +119,12 @@ export class PythonBackend implements Backend {
       threads: settings.threads,
       log: this.#log,
       timeout: settings.timeout,
+      spool: new SpoolBudget({
+        memory: settings.response_memory_limit,
+        disk: settings.response_disk_limit,
+        totalMemory: settings.response_memory_total,
+        sendTimeoutMs: settings.send_timeout * 1000,
+      }),
     };
     await this.#bootGeneration(this.#target);
     this.#log.info(
@@ -157,7 +164,17 @@ export class PythonBackend implements Backend {
     }
     const id = this.#nextId;
     this.#nextId = id >= 0xffffffff ? 1 : id + 1; // ids are u32 on the wire; 0 is the worker's own
-    this.#queue.push({ id, exchange, body, started: 0, timedOut: false, discard: false });
+    this.#queue.push({
+      id,
+      exchange,
+      body,
+      started: 0,
+      timedOut: false,
+      discard: false,
+      spool: null,
+      owed: 0,
+      stalledSince: 0,
+    });
     this.#pump();
   }
 

@@ -14,19 +14,28 @@ import {
   CANCEL,
   decodeHead,
   END,
+  encodeCredit,
   encodeFrame,
   encodeRequestParts,
   FAIL,
   type Frame,
   FrameDecoder,
   HEAD,
+  INITIAL_WINDOW,
   LOADFAIL,
   READY,
   WHOLE,
 } from './protocol.js';
+import { ResponseSpool, type SpoolBudget } from './response-spool.js';
 
-/** Past this many bytes queued for a slow client, Node stops reading the worker: backpressure reaches it. */
-const HIGH_WATER_MARK = 1 << 20;
+/**
+ * Credit goes back to the worker in batches of at least this many bytes (half its window, as HTTP/2
+ * implementations send WINDOW_UPDATE): one small frame per half MiB, and the worker never runs dry.
+ */
+const CREDIT_BATCH = INITIAL_WINDOW / 2;
+
+/** Whole responses up to this size go to the socket at once; larger ones through a spool. */
+const WHOLE_DIRECT = 64 * 1024;
 
 /** A request handed to a worker. */
 export interface Dispatch {
@@ -38,6 +47,12 @@ export interface Dispatch {
   timedOut: boolean;
   /** The client is gone or the response failed: later frames for it are dropped. */
   discard: boolean;
+  /** Where a streamed response waits for a slow client; null until its first body bytes. */
+  spool: ResponseSpool | null;
+  /** BODY bytes taken from the worker and not yet credited back to it. */
+  owed: number;
+  /** Since when credit is withheld (the spool is over its cap; ms, monotonic), or 0. */
+  stalledSince: number;
 }
 
 export interface WorkerLaunch {
@@ -50,6 +65,8 @@ export interface WorkerLaunch {
   readonly log: Logger;
   /** Seconds a request may run before the worker is killed (0 = no limit). */
   readonly timeout: number;
+  /** Buffering for slow clients, shared by every worker. */
+  readonly spool: SpoolBudget;
 }
 
 export type WorkerState = 'booting' | 'ready' | 'retiring' | 'dead';
@@ -89,7 +106,6 @@ export class WorkerProcess {
   readonly #decoder = new FrameDecoder();
   readonly #launch: WorkerLaunch;
   readonly #events: WorkerEvents;
-  #paused = false;
   #lineBuffer = '';
 
   constructor(launch: WorkerLaunch, maxRequests: number, age: number, events: WorkerEvents) {
@@ -132,13 +148,20 @@ export class WorkerProcess {
       this.#send(part);
     const res = dispatch.exchange.writer.response;
     res.once('close', () => {
-      if (!res.writableFinished && this.inFlight.get(dispatch.id) === dispatch && !dispatch.discard) {
-        // PEP 3333 close() must still run: the worker stops iterating, closes, and answers END.
-        dispatch.discard = true;
-        this.#resume();
-        if (this.state !== 'dead') this.#send(encodeFrame(CANCEL, dispatch.id));
-      }
+      if (!res.writableFinished) this.#drop(dispatch);
     });
+  }
+
+  /**
+   * The client is gone or the response cannot go on: what is held for it is freed and, while the app still
+   * runs it, the worker is told to stop (PEP 3333 close() must still run: it stops iterating, closes, and
+   * answers END).
+   */
+  #drop(dispatch: Dispatch): void {
+    dispatch.spool?.discard();
+    if (dispatch.discard || this.inFlight.get(dispatch.id) !== dispatch) return;
+    dispatch.discard = true;
+    if (this.state !== 'dead') this.#send(encodeFrame(CANCEL, dispatch.id));
   }
 
   /** Requests running now (the rest of inFlight waits behind them, in order). */
@@ -223,8 +246,12 @@ export class WorkerProcess {
     const writer = dispatch.exchange.writer;
     switch (type) {
       case BODY:
-        if (!dispatch.discard && !writer.write(payload) && writer.response.writableLength >= HIGH_WATER_MARK)
-          this.#pauseFor(writer);
+        if (dispatch.discard) this.#credit(dispatch, payload.length);
+        else {
+          dispatch.spool ??= this.#spoolFor(dispatch);
+          dispatch.spool.push(payload);
+          this.#credit(dispatch, payload.length);
+        }
         return;
       case HEAD: {
         if (!dispatch.discard) this.#sendHead(dispatch, payload, -1);
@@ -233,24 +260,69 @@ export class WorkerProcess {
       case WHOLE: {
         const headLength = payload.readUInt32BE(0);
         const body = payload.subarray(4 + headLength);
-        if (!dispatch.discard && this.#sendHead(dispatch, payload.subarray(4, 4 + headLength), body.length))
-          writer.end(body);
+        if (!dispatch.discard && this.#sendHead(dispatch, payload.subarray(4, 4 + headLength), body.length)) {
+          if (body.length <= WHOLE_DIRECT) writer.end(body);
+          else {
+            // A big body would sit whole in the socket's buffer: it goes out through a spool instead.
+            const spool = this.#spoolFor(dispatch);
+            dispatch.spool = spool;
+            spool.push(body);
+            spool.end();
+          }
+        }
         this.#finish(dispatch);
         return;
       }
       case END:
-        if (!dispatch.discard) writer.end();
+        if (!dispatch.discard) {
+          if (dispatch.spool === null) writer.end();
+          else dispatch.spool.end();
+        }
         this.#finish(dispatch);
         return;
       case FAIL:
-        this.#launch.log.exception(
-          `Error handling request ${describe(dispatch)}\n${payload.toString('utf8').trimEnd()}`,
-        );
+        if (dispatch.discard)
+          this.#launch.log.debug(`${describe(dispatch)} ended with an error after its client left`);
+        else
+          this.#launch.log.exception(
+            `Error handling request ${describe(dispatch)}\n${payload.toString('utf8').trimEnd()}`,
+          );
+        dispatch.spool?.discard();
         writer.fail(500);
         this.#finish(dispatch);
         return;
     }
   };
+
+  #spoolFor(dispatch: Dispatch): ResponseSpool {
+    return new ResponseSpool(
+      dispatch.exchange.writer,
+      this.#launch.spool,
+      () => this.#credit(dispatch, 0),
+      (message) => this.#launch.log.warning(`${describe(dispatch)}: ${message}`),
+    );
+  }
+
+  /**
+   * Flow control: `bytes` more were taken off the worker for this request. Credit goes back in batches,
+   * and not while the response's spool is over its cap: then only this request waits (protocol.ts).
+   */
+  #credit(dispatch: Dispatch, bytes: number): void {
+    dispatch.owed += bytes;
+    if (dispatch.owed < CREDIT_BATCH || this.inFlight.get(dispatch.id) !== dispatch) return;
+    const spool = dispatch.spool;
+    if (spool !== null && !dispatch.discard && spool.overCap) {
+      if (dispatch.stalledSince === 0) dispatch.stalledSince = performance.now();
+      return;
+    }
+    if (dispatch.stalledSince !== 0) {
+      // Time spent waiting for a slow client is not the app's: --timeout counts from later.
+      dispatch.started += performance.now() - dispatch.stalledSince;
+      dispatch.stalledSince = 0;
+    }
+    this.#send(encodeCredit(dispatch.id, dispatch.owed));
+    dispatch.owed = 0;
+  }
 
   /** Sends a response head from the worker; an invalid one becomes a 500 (and later frames are dropped). */
   #sendHead(dispatch: Dispatch, payload: Buffer, knownLength: number): boolean {
@@ -265,7 +337,7 @@ export class WorkerProcess {
       this.#launch.log.error(
         `${describe(dispatch)}: invalid response from the application: ${error.message}`,
       );
-      dispatch.discard = true;
+      this.#drop(dispatch);
       writer.fail(500);
       return false;
     }
@@ -281,6 +353,9 @@ export class WorkerProcess {
     for (const dispatch of this.inFlight.values()) {
       if (dispatch.started === 0) break; // the rest wait behind the running ones
       running++;
+      // A request held back by its slow client (credit withheld) is not running late: --send-timeout
+      // deals with that client.
+      if (dispatch.stalledSince !== 0) continue;
       if (!dispatch.timedOut && now - dispatch.started >= limit) this.#timedOut(dispatch);
     }
     if (running === 0 || this.state === 'dead') this.#stopSweep();
@@ -305,19 +380,6 @@ export class WorkerProcess {
     if (dispatch.body.kind === 'file') void dispatch.body.dispose();
     if (this.state === 'retiring' && this.inFlight.size === 0) this.#socket.end();
     this.#events.idle(this);
-  }
-
-  #pauseFor(writer: Exchange['writer']): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    this.#socket.pause();
-    void writer.waitForDrain().then(() => this.#resume());
-  }
-
-  #resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    this.#socket.resume();
   }
 
   #timedOut(dispatch: Dispatch): void {
@@ -345,6 +407,7 @@ export class WorkerProcess {
         continue;
       }
       if (dispatch.body.kind === 'file') void dispatch.body.dispose();
+      dispatch.spool?.discard();
       if (dispatch.timedOut) dispatch.exchange.writer.fail(504);
       else {
         this.#launch.log.error(

@@ -185,6 +185,20 @@ export class ResponseWriter {
     });
   }
 
+  /** Calls `callback` once the client has taken what was queued (not when the connection closes). */
+  onceDrained(callback: () => void): void {
+    this.flow.once('drain', callback);
+  }
+
+  /**
+   * Bytes written and not yet taken by the kernel: the stream's buffer and libuv's write queue (which
+   * shrinks with every partial write, where 'drain' waits for all of it). For --send-timeout.
+   */
+  get unsentBytes(): number {
+    const socket = this.#res.socket as (Writable & { _handle?: { writeQueueSize?: number } | null }) | null;
+    return this.flow.writableLength + (socket?._handle?.writeQueueSize ?? 0);
+  }
+
   /** What writes go to, for backpressure: the response (HTTP/1) or its stream (HTTP/2). */
   protected get flow(): Writable {
     return this.#res;

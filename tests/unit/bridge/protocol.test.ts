@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   decodeHead,
+  encodeCredit,
   encodeFrame,
   encodeRequest,
   encodeRequestParts,
@@ -48,6 +49,11 @@ for (const v of vectors.frames) {
     assert.equal(encodeFrame(v.type, v.id, Buffer.from(v.payload_hex, 'hex')).toString('hex'), v.frame_hex);
   });
 }
+
+test('encodeCredit makes the golden CREDIT frame', () => {
+  const v = vectors.frames.find((f) => f.name === 'CREDIT')!;
+  assert.equal(encodeCredit(v.id, Buffer.from(v.payload_hex, 'hex').readUInt32BE(0)).toString('hex'), v.frame_hex);
+});
 
 test('the decoder finds every frame whatever the read boundaries', () => {
   const stream = Buffer.concat(vectors.frames.map((f) => Buffer.from(f.frame_hex, 'hex')));
