@@ -28,6 +28,12 @@ export interface SpoolLimits {
  */
 const SLICE = 64 * 1024;
 
+/**
+ * Bytes on their way to the file (in memory until the write completes). Past this the response counts as
+ * over its cap, so a disk slower than the app slows the app down instead of filling memory.
+ */
+const APPEND_AHEAD = 512 * 1024;
+
 /** What all spools share: the global memory ceiling, and one timer that drops clients that stopped. */
 export class SpoolBudget {
   /** Bytes held in memory by every spool. */
@@ -81,6 +87,8 @@ export class ResponseSpool {
   /** Bytes given to the file (appended or being appended), and bytes of those sent to the client. */
   #fileQueued = 0;
   #fileSent = 0;
+  /** Bytes given to the file whose write has not completed. */
+  #appending = 0;
   /** File work (open, appends, reads) runs one step at a time, in order. */
   #fileOps: Promise<void> = Promise.resolve();
   #reading = false;
@@ -112,7 +120,7 @@ export class ResponseSpool {
 
   /** Whether the worker should wait: this response holds all it may. */
   get overCap(): boolean {
-    return this.held >= this.#limits.memory + this.#limits.disk;
+    return this.#appending >= APPEND_AHEAD || this.held >= this.#limits.memory + this.#limits.disk;
   }
 
   /** Takes body bytes from the worker; never blocks, never refuses. */
@@ -190,6 +198,7 @@ export class ResponseSpool {
       return;
     }
     this.#fileQueued += n;
+    this.#appending += n;
     budget.diskInUse += n;
     this.#fileOps = this.#fileOps
       .then(async () => {
@@ -197,6 +206,9 @@ export class ResponseSpool {
         this.#file ??= await AnonymousFile.create();
         if (this.#closed) return this.#closeFile();
         await this.#file.append(chunk);
+        const wasOver = this.#appending >= APPEND_AHEAD;
+        this.#appending -= n;
+        if (wasOver) this.#onRelease();
       })
       .catch(this.#fileFailed);
   }
@@ -289,6 +301,7 @@ export class ResponseSpool {
     this.#memory = [];
     this.#fileQueued = 0;
     this.#fileSent = 0;
+    this.#appending = 0;
     // After any file step in progress: it sees `closed` and stops.
     this.#fileOps = this.#fileOps.then(() => this.#closeFile());
   }

@@ -1,6 +1,7 @@
 /**
  * The HTTP front: node:http (llhttp) parses, this module enforces what llhttp does not, builds the environ
- * and hands each request to the backend. Keep-alive and in-order pipelining are node:http's; malformed
+ * and hands each request to the backend. Keep-alive is node:http's, pipelining node:http's within the
+ * bounds of pipeline.ts (one request per connection in the app at a time); malformed
  * input never reaches a backend and never takes the process down. With TLS and `--http2`, node:http2
  * serves HTTP/2 streams on the same port (ALPN), through the same checks, environ and response rules.
  */
@@ -24,6 +25,7 @@ import type { Backend } from './backend.js';
 import { H2ResponseWriter } from './h2-response-writer.js';
 import { answerHealth } from './health.js';
 import { callHook, type PreRequest } from './hooks.js';
+import { pipelineOf } from './pipeline.js';
 import { requireProxyHeader } from './proxy-protocol.js';
 import {
   ResponseWriter,
@@ -212,16 +214,19 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
   (server as http.Server).maxHeadersCount = limits.fields + 1;
   if (sessions === null) {
     const h1 = server as http.Server;
-    h1.on('request', (req, res) => serve(req, res, false));
+    h1.on('request', (req, res) => pipelineOf(req, serve).submit(req, res, false));
     // node:http emits this only for HTTP/1.1 with `Expect: 100-continue` (HTTP/1.0 ignores it, as it must).
-    h1.on('checkContinue', (req, res) => serve(req, res, true));
+    h1.on('checkContinue', (req, res) => pipelineOf(req, serve).submit(req, res, true));
   } else {
     // One server, two protocols (ALPN): HTTP/1.1 requests come as node:http's objects, HTTP/2 streams as
     // node:http2's compatibility objects.
     const either = (expectsContinue: boolean) => (req: ServerRequest, res: ServerResponseLike) => {
       if (req.httpVersionMajor === 2)
         serveH2(req as Http2ServerRequest, res as Http2ServerResponse, expectsContinue);
-      else serve(req as IncomingMessage, res as ServerResponse, expectsContinue);
+      else {
+        const h1req = req as IncomingMessage;
+        pipelineOf(h1req, serve).submit(h1req, res as ServerResponse, expectsContinue);
+      }
     };
     server.on('request', either(false));
     server.on('checkContinue', either(true));
