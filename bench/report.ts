@@ -24,6 +24,11 @@ export interface Measurement {
   readonly peakRss?: number;
   /** Slow clients the server closed during the run (slow-client scenarios). */
   readonly slowClientsClosed?: number;
+  /**
+   * Slow-client scenarios: the same server's run without the slow clients, right before `run` (its
+   * req/s is what "kept" divides by, round by round).
+   */
+  readonly plain?: WrkRun;
 }
 
 /** Server CPU microseconds (user + system) per completed request of a measurement. */
@@ -64,7 +69,10 @@ export interface RatioSummary {
 /** Under slow clients: each server's req/s as a share of its own req/s without them, in the same run. */
 export interface KeptSummary {
   readonly server: string;
+  /** The median of the per-round shares (paired runs), or median ÷ median against `comparedWith`. */
   readonly kept: number;
+  /** The share within each round, where each round measured the server with and without them. */
+  readonly perRound?: Summary;
 }
 
 export interface ScenarioSummary {
@@ -72,6 +80,8 @@ export interface ScenarioSummary {
   readonly servers: readonly ServerSummary[];
   readonly ratios: readonly RatioSummary[];
   readonly comparedWith?: string;
+  /** How `kept` was measured: against the same server without the load in each round, or `comparedWith`. */
+  readonly keptAgainst?: 'paired' | 'comparedWith';
   readonly kept?: readonly KeptSummary[];
 }
 
@@ -114,8 +124,18 @@ export function summarizeScenario(
   const [first, ...others] = summaries;
   const ratios =
     first === undefined ? [] : others.map((other) => ratioOf(scenario.name, first, other, measurements));
+  const paired = summaries.flatMap((s): KeptSummary[] => {
+    const shares = of(s.server).flatMap((m) =>
+      m.plain === undefined || !(m.plain.result.requestsPerSec > 0)
+        ? []
+        : [m.run.result.requestsPerSec / m.plain.result.requestsPerSec],
+    );
+    if (shares.length === 0) return [];
+    const perRound = summarize(shares);
+    return [{ server: s.server, kept: perRound.median, perRound }];
+  });
   const base = earlier.find((s) => s.scenario === scenario.comparedWith);
-  const kept =
+  const fallback =
     base === undefined
       ? undefined
       : summaries.flatMap((s) => {
@@ -124,12 +144,13 @@ export function summarizeScenario(
             ? []
             : [{ server: s.server, kept: s.requestsPerSec.median / normal.requestsPerSec.median }];
         });
+  const kept = paired.length > 0 ? paired : fallback;
   return {
     scenario: scenario.name,
     servers: summaries,
     ratios,
     ...(scenario.comparedWith === undefined ? {} : { comparedWith: scenario.comparedWith }),
-    ...(kept === undefined ? {} : { kept }),
+    ...(kept === undefined ? {} : { keptAgainst: kept === paired ? 'paired' : 'comparedWith', kept }),
   };
 }
 
@@ -202,10 +223,18 @@ export function scenarioTable(s: ScenarioSummary): string {
     );
   }
   if (s.kept !== undefined) {
+    const against =
+      s.keptAgainst === 'paired'
+        ? 'req/s here ÷ the same server’s req/s without them, measured just before in each round'
+        : `req/s here ÷ req/s in "${s.comparedWith}"`;
+    const share = (k: KeptSummary) =>
+      k.perRound !== undefined && k.perRound.n > 1
+        ? `${fmt(k.kept * 100, 0)} % (per round ${fmt(k.perRound.min * 100, 0)}–${fmt(k.perRound.max * 100, 0)} %)`
+        : `${fmt(k.kept * 100, 0)} %`;
     lines.push(
       '',
-      `Throughput kept under slow clients (req/s here ÷ req/s in "${s.comparedWith}"): ` +
-        s.kept.map((k) => `${k.server} ${fmt(k.kept * 100, 0)} %`).join(', '),
+      `Throughput kept under slow clients (${against}): ` +
+        s.kept.map((k) => `${k.server} ${share(k)}`).join(', '),
     );
     const closed = s.servers.filter((x) => x.slowClientsClosed > 0);
     if (closed.length > 0)
@@ -218,17 +247,31 @@ export function scenarioTable(s: ScenarioSummary): string {
 
 const byRole = (s: ScenarioSummary, role: Role) => s.ratios.find((r) => r.denominatorRole === role);
 
-/** The headline: per scenario, nodicorn against Gunicorn sync, against uWSGI and against the ceiling. */
+/**
+ * The headline: per scenario, nodicorn against Gunicorn sync, against uWSGI and against the ceiling; with
+ * `--baseline REF`, first nodicorn against nodicorn@REF (its req/s beside, and the spread over rounds).
+ */
 export function headlineTable(scenarios: readonly ScenarioSummary[]): string {
+  const reference = scenarios.flatMap((s) => s.servers).find((x) => x.role === 'reference')?.server;
+  const refName = reference?.split(' ')[0];
   const lines = [
-    '| scenario | nodicorn req/s | ÷ Gunicorn sync | ÷ uWSGI | ÷ bare node:http (ceiling) | kept under slow clients |',
-    '|---|--:|--:|--:|--:|--:|',
+    `| scenario | nodicorn req/s |${refName === undefined ? '' : ` ${refName} req/s | ÷ ${refName} (per round) |`}` +
+      ' ÷ Gunicorn sync | ÷ uWSGI | ÷ bare node:http (ceiling) | kept under slow clients |',
+    `|---|--:|${refName === undefined ? '' : '--:|--:|'}--:|--:|--:|--:|`,
   ];
   for (const s of scenarios) {
     const uwsgi = s.ratios.find((r) => r.denominator.startsWith('uwsgi'));
     const kept = s.kept?.find((k) => k.server === s.servers[0]?.server);
+    let ref = '';
+    if (refName !== undefined) {
+      const r = byRole(s, 'reference');
+      const rps = s.servers.find((x) => x.role === 'reference')?.requestsPerSec.median ?? Number.NaN;
+      const spread =
+        r !== undefined && r.perRound.n > 1 ? ` (${fmt(r.perRound.min, 2)}–${fmt(r.perRound.max, 2)})` : '';
+      ref = ` ${fmt(rps)} | ${fmt(r?.ratio ?? Number.NaN, 2)}${spread} |`;
+    }
     lines.push(
-      `| ${s.scenario} | ${fmt(s.servers[0]?.requestsPerSec.median ?? Number.NaN)} | ` +
+      `| ${s.scenario} | ${fmt(s.servers[0]?.requestsPerSec.median ?? Number.NaN)} |${ref} ` +
         `${fmt(byRole(s, 'baseline')?.ratio ?? Number.NaN, 2)} | ${fmt(uwsgi?.ratio ?? Number.NaN, 2)} | ` +
         `${fmt(byRole(s, 'ceiling')?.ratio ?? Number.NaN, 2)} | ${kept === undefined ? '' : `${fmt(kept.kept * 100, 0)} %`} |`,
     );

@@ -10,6 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, cpus, loadavg, release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { prepareBaseline } from './baseline.js';
 import { ratioChart } from './chart.js';
 import {
   type BenchRequest,
@@ -31,8 +32,8 @@ import {
 } from './report.js';
 import { type Scenario, scenarios } from './scenarios.js';
 import { type Requirement, repo, type ServerSpec } from './servers.js';
-import { type SlowClients, startSlowClients } from './slow-clients.js';
-import { killWrk, luaScript, requireWrk, runWrk, type WrkOptions, wrkArgs } from './wrk.js';
+import { type SlowClients, startSlowClients, startSlowReaders } from './slow-clients.js';
+import { killWrk, luaScript, requireWrk, runWrk, type WrkOptions, type WrkRun, wrkArgs } from './wrk.js';
 
 const USAGE = `usage: npm run bench -- [options]      (or node dist/bench/run.js [options])
 
@@ -44,8 +45,11 @@ const USAGE = `usage: npm run bench -- [options]      (or node dist/bench/run.js
   --wrk-threads N      wrk threads (default 1; the servers share the machine with it)
   --workers N          worker processes of the Python servers (default 2)
   --threads N          threads per worker (default 1; Waitress gets workers × threads)
-  --only TEXT          only the scenarios whose name contains TEXT (repeatable)
-  --server TEXT        only the servers whose name contains TEXT (repeatable; nodicorn always runs)
+  --only TEXT[,TEXT]   only the scenarios whose name contains one TEXT (repeatable)
+  --server TEXT[,TEXT] only the servers whose name contains one TEXT (repeatable, or --servers; nodicorn
+                       and nodicorn@REF always run; "gunicorn-sync" matches "gunicorn sync -w 2")
+  --baseline REF       also run nodicorn built from git REF ("nodicorn@REF", built once into
+                       node_modules/.cache/nodicorn-baseline/SHA), next to nodicorn in every round
   --cpu-prof DIR       run nodicorn under node --cpu-prof, profiles into DIR (for flame graphs)
   --out DIR            where results.md, results.json and ratios.svg go (default bench/results)
   -h, --help           this text`;
@@ -60,6 +64,8 @@ interface Options {
   threads: number;
   only: string[];
   server: string[];
+  /** A git ref to build nodicorn from and run beside this tree's ('' for none). */
+  baseline: string;
   cpuProf: string;
   out: string;
   quick: boolean;
@@ -79,6 +85,15 @@ export function parseArgs(argv: readonly string[]): Options {
       throw new UsageError(`${flag}: expected a whole number ≥ ${min}, got ${JSON.stringify(text)}`);
     return n;
   };
+  // `--only hello,stream`: comma-separated, lower-cased, "gunicorn-sync" as "gunicorn sync"
+  const list = (flag: string, text: string): string[] => {
+    const items = text
+      .split(',')
+      .map((t) => matchable(t))
+      .filter((t) => t !== '');
+    if (items.length === 0) throw new UsageError(`${flag}: expected a name, got ${JSON.stringify(text)}`);
+    return items;
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split(/=(.*)/s, 2) as [string, string | undefined];
     const value = (): string => {
@@ -95,9 +110,13 @@ export function parseArgs(argv: readonly string[]): Options {
     else if (flag === '--wrk-threads') explicit.wrkThreads = count(flag, value(), 1);
     else if (flag === '--workers') explicit.workers = count(flag, value(), 1);
     else if (flag === '--threads') explicit.threads = count(flag, value(), 1);
-    else if (flag === '--only') only.push(value().toLowerCase());
-    else if (flag === '--server') server.push(value().toLowerCase());
-    else if (flag === '--cpu-prof') explicit.cpuProf = resolve(value());
+    else if (flag === '--only') only.push(...list(flag, value()));
+    else if (flag === '--server' || flag === '--servers') server.push(...list(flag, value()));
+    else if (flag === '--baseline') {
+      explicit.baseline = value();
+      if (explicit.baseline.trim() === '' || explicit.baseline.startsWith('-'))
+        throw new UsageError(`--baseline: expected a git ref, got ${JSON.stringify(explicit.baseline)}`);
+    } else if (flag === '--cpu-prof') explicit.cpuProf = resolve(value());
     else if (flag === '--out') explicit.out = resolve(value());
     else throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
   }
@@ -109,6 +128,7 @@ export function parseArgs(argv: readonly string[]): Options {
     wrkThreads: 1,
     workers: 2,
     threads: 1,
+    baseline: '',
     cpuProf: '',
     out: join(repo, 'bench', 'results'),
     ...explicit,
@@ -125,16 +145,28 @@ export function parseArgs(argv: readonly string[]): Options {
 
 const log = (line: string) => console.error(line);
 
-/** Every scenario --only selects, with the servers --server selects (nodicorn always stays). */
+/** A name as --only and --server match it: lower case, runs of spaces, '-' and '_' as one space. */
+export const matchable = (name: string): string =>
+  name
+    .toLowerCase()
+    .replace(/[\s_-]+/g, ' ')
+    .trim();
+
+/**
+ * Every scenario --only selects, with the servers --server selects (nodicorn and nodicorn@REF always
+ * stay).
+ */
 export function select(all: readonly Scenario[], options: Pick<Options, 'only' | 'server'>): Scenario[] {
   const picked = all.filter(
-    (s) => options.only.length === 0 || options.only.some((o) => s.name.toLowerCase().includes(o)),
+    (s) => options.only.length === 0 || options.only.some((o) => matchable(s.name).includes(o)),
   );
   return picked.map((s) => {
     const [first, ...rest] = s.servers;
     const kept = rest.filter(
       (spec) =>
-        options.server.length === 0 || options.server.some((o) => spec.name.toLowerCase().includes(o)),
+        spec.role === 'reference' ||
+        options.server.length === 0 ||
+        options.server.some((o) => matchable(spec.name).includes(o)),
     );
     return { ...s, servers: [first, ...kept] };
   });
@@ -159,6 +191,14 @@ export function startChecked(spec: ServerSpec, scenario: Scenario, cpuProf = '')
     const wrong = scenario.check(answer);
     if (wrong !== null)
       throw new Error(`wrong answer to ${scenario.request.method} ${scenario.request.path}: ${wrong}`);
+    const readers = scenario.slowReaders;
+    if (readers !== undefined) {
+      const wrongToReaders = readers.check(await send(port, readers.request));
+      if (wrongToReaders !== null)
+        throw new Error(
+          `wrong answer to the slow readers' ${readers.request.method} ${readers.request.path}: ${wrongToReaders}`,
+        );
+    }
   });
 }
 
@@ -171,7 +211,13 @@ function wrkFor(request: BenchRequest, base: WrkOptions, scripts: string): WrkOp
   return { ...base, headers, script: file };
 }
 
-/** Runs one scenario: `rounds` rounds, the server order reversed every other round. */
+/** How long slow clients or readers press on a server before wrk measures it. */
+const SETTLE_MS = 1000;
+
+/**
+ * Runs one scenario: `rounds` rounds, the server order reversed every other round. Under slow clients or
+ * readers, each server is measured without them and then with them, back to back on the same server.
+ */
 async function runScenario(
   scenario: Scenario,
   options: Options,
@@ -185,9 +231,25 @@ async function runScenario(
       const url = `http://127.0.0.1:${server.port}${scenario.request.path}`;
       let slow: SlowClients | undefined;
       try {
-        if (scenario.slowClients !== undefined) slow = startSlowClients(server.port, scenario.slowClients);
         const warmup =
           options.warmup > 0 ? await runWrk(url, { ...wrk, seconds: options.warmup }) : undefined;
+        // Under slow clients or readers: the same server without them first, so each round has a pair.
+        let plain: WrkRun | undefined;
+        if (scenario.slowClients !== undefined || scenario.slowReaders !== undefined) {
+          plain = await runWrk(url, wrk);
+          log(
+            `  round ${round}/${options.rounds} ${spec.name} without them: ${fmt(plain.result.requestsPerSec)} req/s`,
+          );
+          if (scenario.slowClients !== undefined) slow = startSlowClients(server.port, scenario.slowClients);
+          else {
+            const readers = startSlowReaders(server.port, scenario.slowReaders!.count, {
+              path: scenario.slowReaders!.request.path,
+            });
+            slow = readers;
+            await readers.ready;
+          }
+          await new Promise((r) => setTimeout(r, SETTLE_MS)); // heads half sent, answers half written
+        }
         const rss = watchPeakRss(server.pid);
         const before = groupCpuTime(server.pid);
         const run = await runWrk(url, wrk);
@@ -207,6 +269,7 @@ async function runScenario(
           serverCpu: { user: after.user - before.user, system: after.system - before.system },
           peakRss,
           ...(closed === undefined ? {} : { slowClientsClosed: closed }),
+          ...(plain === undefined ? {} : { plain }),
         };
         measurements.push(measurement);
         const r = run.result;
@@ -252,7 +315,8 @@ async function main(): Promise<number> {
   };
   if (options.cpuProf !== '') mkdirSync(options.cpuProf, { recursive: true });
 
-  const all = scenarios({ workers: options.workers, threads: options.threads });
+  const at = options.baseline === '' ? undefined : prepareBaseline(options.baseline, log);
+  const all = scenarios({ workers: options.workers, threads: options.threads }, at);
   const selected = select(all, options);
   if (selected.length === 0)
     throw new UsageError(

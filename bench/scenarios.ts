@@ -6,6 +6,7 @@ import type { Answer, BenchRequest } from './processes.js';
 import {
   type Concurrency,
   ceiling,
+  type NodicornBuild,
   nodicornTypeScript,
   type PythonApp,
   pythonModule,
@@ -22,8 +23,20 @@ export interface Scenario {
   readonly servers: readonly [ServerSpec, ...ServerSpec[]];
   /** Connections dribbling a request head one byte per 100 ms while wrk measures (slow-loris clients). */
   readonly slowClients?: number;
-  /** The scenario this one is the same load as, without `slowClients`: throughput kept is against it. */
+  /** Connections that ask for a big answer and read it at 1 KiB/s while wrk measures (slow readers). */
+  readonly slowReaders?: SlowReaderLoad;
+  /**
+   * The scenario that is the same load without the slow clients or readers. Throughput kept is measured
+   * against the same server without them in the same round (a paired run); this is the fallback.
+   */
   readonly comparedWith?: string;
+}
+
+export interface SlowReaderLoad {
+  readonly count: number;
+  /** What each reader asks for; checked on every server with `check` before anything is measured. */
+  readonly request: BenchRequest;
+  check(answer: Answer): string | null;
 }
 
 const HELLO = 'Hello, WSGI World!';
@@ -83,53 +96,68 @@ const sized =
 
 const UPLOAD = Buffer.alloc(64 * 1024, 'u');
 
-export function scenarios(c: Concurrency): Scenario[] {
+/** Every scenario; with `at`, nodicorn built from that git ref runs beside nodicorn in each (`--baseline`). */
+export function scenarios(c: Concurrency, at?: NodicornBuild): Scenario[] {
   const hello = { method: 'GET', path: '/' } as const;
+  const stream1m = sized(1 << 20, 'y', 'streamed');
+  const servers = (app: PythonApp) => pythonServers(app, c, at);
   return [
-    { name: 'hello', request: hello, check: bodyIs(HELLO), servers: pythonServers(seed, c) },
+    { name: 'hello', request: hello, check: bodyIs(HELLO), servers: servers(seed) },
     {
       name: 'hello, Connection: close',
       request: { ...hello, headers: { Connection: 'close' } },
       check: bodyIs(HELLO),
-      servers: pythonServers(seed, c),
+      servers: servers(seed),
     },
     {
       name: 'hello, 50 slow clients',
       request: hello,
       check: bodyIs(HELLO),
-      servers: pythonServers(seed, c),
+      servers: servers(seed),
       slowClients: 50,
       comparedWith: 'hello',
+    },
+    {
+      // The same app file answers the readers' 1 MiB and wrk's hello (bench/apps/payloads.py).
+      name: 'hello, 50 slow readers of 1 MiB',
+      request: hello,
+      check: bodyIs(HELLO),
+      servers: servers(payloads),
+      slowReaders: { count: 50, request: { method: 'GET', path: '/stream' }, check: stream1m },
     },
     {
       name: 'TypeScript hello',
       request: hello,
       check: bodyIs(HELLO),
-      servers: [nodicornTypeScript('dist/examples/hello.js'), ceiling],
+      servers: [
+        nodicornTypeScript('dist/examples/hello.js'),
+        ...(at === undefined ? [] : [nodicornTypeScript('dist/examples/hello.js', at)]),
+        ceiling,
+      ],
     },
     {
       name: 'Flask JSON',
       request: { method: 'GET', path: '/json' },
       check: jsonHello,
-      servers: pythonServers(flask, c),
+      servers: servers(flask),
     },
     {
       name: 'Django JSON',
       request: { method: 'GET', path: '/json' },
       check: jsonHello,
-      servers: pythonServers(django, c),
+      servers: servers(django),
     },
     {
       name: '10 KiB response',
       request: { method: 'GET', path: '/10k' },
       check: sized(10240, 'x', 'length'),
-      servers: pythonServers(payloads, c),
+      servers: servers(payloads),
     },
     {
       name: '1 MiB streamed response',
       request: { method: 'GET', path: '/stream' },
-      check: sized(1 << 20, 'y', 'streamed'),
-      servers: pythonServers(payloads, c),
+      check: stream1m,
+      servers: servers(payloads),
     },
     {
       name: '64 KiB upload',
@@ -140,7 +168,7 @@ export function scenarios(c: Concurrency): Scenario[] {
         body: UPLOAD,
       },
       check: bodyIs(`received ${UPLOAD.length}`),
-      servers: pythonServers(payloads, c),
+      servers: servers(payloads),
     },
   ];
 }

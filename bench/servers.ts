@@ -23,9 +23,19 @@ export interface Requirement {
 
 /**
  * `nodicorn` is measured; the others are compared with it. Ratios are reported against every server, and
- * called out against the `baseline` (Gunicorn sync, what users move from) and the `ceiling`.
+ * called out against the `baseline` (Gunicorn sync, what users move from), the `ceiling` and the
+ * `reference` (nodicorn built from another git ref, `--baseline REF`).
  */
-export type Role = 'nodicorn' | 'peer' | 'baseline' | 'ceiling';
+export type Role = 'nodicorn' | 'reference' | 'peer' | 'baseline' | 'ceiling';
+
+/** nodicorn built from another git ref (bench/baseline.ts): where its tree is, and what to call it. */
+export interface NodicornBuild {
+  /** The git ref as given (`main`, `HEAD~3`, a sha). */
+  readonly ref: string;
+  readonly sha: string;
+  /** The root of its tree, with `/` at the end (its bin/nodicorn.js and dist/ are there). */
+  readonly dir: string;
+}
 
 export interface ServerSpec {
   readonly name: string;
@@ -85,41 +95,73 @@ const nodicornVersion = (): string => {
 };
 
 const NODICORN = [built('dist/src/cli/main.js')];
-const nodicornCommand = (args: string[]) => (port: number) => ({
-  cmd: process.execPath,
-  args: [`${repo}bin/nodicorn.js`, ...args, '-b', `127.0.0.1:${port}`, '--log-level', 'warning'],
-  cwd: repo,
+/** The app paths stay relative to this tree (`--chdir bench/apps`), so a baseline build runs the same app. */
+const nodicornCommand =
+  (args: string[], at?: NodicornBuild) =>
+  (port: number): Command => ({
+    cmd: process.execPath,
+    args: [`${at?.dir ?? repo}bin/nodicorn.js`, ...args, '-b', `127.0.0.1:${port}`, '--log-level', 'warning'],
+    cwd: repo,
+  });
+
+const builtAt = (at: NodicornBuild, file: string): Requirement => ({
+  what: `${at.dir}${file} (nodicorn@${at.ref})`,
+  install: `npm run bench -- --baseline ${at.ref} builds it`,
+  present: () => existsSync(`${at.dir}${file}`),
 });
 
-/** nodicorn serving a Python app from worker processes, run as a user runs it. */
-export function nodicornPython(app: PythonApp, c: Concurrency): ServerSpec {
+const versionAt = (at: NodicornBuild) => (): string => {
+  const pkg = JSON.parse(readFileSync(`${at.dir}package.json`, 'utf8')) as { version: string };
+  return `nodicorn ${pkg.version} at ${at.ref} (${at.sha}) on node ${process.version}`;
+};
+
+/**
+ * nodicorn serving a Python app from worker processes, run as a user runs it; with `at`, the nodicorn
+ * built from another git ref, same app and flags (role `reference`).
+ */
+export function nodicornPython(app: PythonApp, c: Concurrency, at?: NodicornBuild): ServerSpec {
   return {
-    name: `nodicorn -w ${c.workers}${c.threads > 1 ? ` --threads ${c.threads}` : ''}`,
-    role: 'nodicorn',
-    command: nodicornCommand([
-      '--chdir',
-      app.dir,
-      `${app.module}:${app.attr}`,
-      '-w',
-      String(c.workers),
-      '--threads',
-      String(c.threads),
-      '--python',
-      PYTHON,
-    ]),
-    needs: [...NODICORN, ...app.needs],
-    version: () => `${nodicornVersion()}, ${pythonVersion()}`,
+    name: `nodicorn${at === undefined ? '' : `@${at.ref}`} -w ${c.workers}${c.threads > 1 ? ` --threads ${c.threads}` : ''}`,
+    role: at === undefined ? 'nodicorn' : 'reference',
+    command: nodicornCommand(
+      [
+        '--chdir',
+        app.dir,
+        `${app.module}:${app.attr}`,
+        '-w',
+        String(c.workers),
+        '--threads',
+        String(c.threads),
+        '--python',
+        PYTHON,
+      ],
+      at,
+    ),
+    needs:
+      at === undefined ? [...NODICORN, ...app.needs] : [builtAt(at, 'dist/src/cli/main.js'), ...app.needs],
+    version: () => `${at === undefined ? nodicornVersion() : versionAt(at)()}, ${pythonVersion()}`,
   };
 }
 
-/** nodicorn serving a TypeScript app in-process (compiled, so no loader runs in the measurement). */
-export function nodicornTypeScript(file: string): ServerSpec {
+/**
+ * nodicorn serving a TypeScript app in-process (compiled, so no loader runs in the measurement); with
+ * `at`, the nodicorn built from another git ref serving that build's own compiled `file`.
+ */
+export function nodicornTypeScript(file: string, at?: NodicornBuild): ServerSpec {
+  if (at === undefined)
+    return {
+      name: 'nodicorn (TypeScript app)',
+      role: 'nodicorn',
+      command: nodicornCommand([`${file}:app`]),
+      needs: [...NODICORN, built(file)],
+      version: nodicornVersion,
+    };
   return {
-    name: 'nodicorn (TypeScript app)',
-    role: 'nodicorn',
-    command: nodicornCommand([`${file}:app`]),
-    needs: [...NODICORN, built(file)],
-    version: nodicornVersion,
+    name: `nodicorn@${at.ref} (TypeScript app)`,
+    role: 'reference',
+    command: nodicornCommand([`${at.dir}${file}:app`], at),
+    needs: [builtAt(at, 'dist/src/cli/main.js'), builtAt(at, file)],
+    version: versionAt(at),
   };
 }
 
@@ -214,10 +256,18 @@ export function waitress(app: PythonApp, c: Concurrency): ServerSpec {
   };
 }
 
-/** Every server for a Python app, nodicorn first, then the baseline, the peers and the ceiling. */
-export function pythonServers(app: PythonApp, c: Concurrency): [ServerSpec, ...ServerSpec[]] {
+/**
+ * Every server for a Python app: nodicorn first, then nodicorn built from `at` if given (so the two run
+ * back to back in every round), the baseline, the peers and the ceiling.
+ */
+export function pythonServers(
+  app: PythonApp,
+  c: Concurrency,
+  at?: NodicornBuild,
+): [ServerSpec, ...ServerSpec[]] {
   return [
     nodicornPython(app, c),
+    ...(at === undefined ? [] : [nodicornPython(app, c, at)]),
     gunicorn('sync', app, c),
     gunicorn('gthread', app, c),
     uwsgi(app, c),

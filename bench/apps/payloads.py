@@ -1,6 +1,9 @@
-"""The bench's plain-WSGI scenarios, one app for every server: a 10 KiB answer, a 1 MiB streamed answer
-(a generator: no Content-Length, so servers chunk it) and an upload read to its end. The ceiling
-(bare-node.ts) answers the same paths with the same bytes."""
+"""The bench's plain-WSGI scenarios, one app for every server: the seed's hello answer, a 10 KiB answer, a
+1 MiB streamed answer (a generator: no Content-Length, so servers chunk it; also what the slow readers ask
+for while wrk asks for hello) and an upload read to its end. The ceiling (bare-node.ts) answers the same
+paths with the same bytes."""
+
+HELLO = b"Hello, WSGI World!"
 
 TEN_KIB = b"x" * 10240
 STREAM_CHUNK = b"y" * 16384
@@ -14,6 +17,9 @@ def stream():
 
 def application(environ, start_response):
     path = environ["PATH_INFO"]
+    if path == "/":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [HELLO]
     if path == "/10k":
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "10240")])
         return [TEN_KIB]

@@ -1,7 +1,8 @@
 /**
  * Every bench scenario's app answers correctly on every server, checked exactly as the bench checks it
- * before measuring (startChecked: status, body, framing). Each server is started once per app and asked
- * every scenario's request for that app. Nothing is timed; every server is stopped.
+ * before measuring (startChecked: status, body, framing), and so does what the slow readers ask for. Each
+ * server is started once per app and asked every scenario's request for that app. Nothing is timed; every
+ * server is stopped.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -25,7 +26,12 @@ for (const scenario of all)
 test('every scenario names nodicorn first, and the Python ones every peer and the ceiling', () => {
   for (const s of all) assert.equal(s.servers[0].role, 'nodicorn', s.name);
   const python = all.filter((s) => s.servers.length > 2);
-  assert.ok(python.length >= 7);
+  assert.ok(python.length >= 8);
+  const readers = all.filter((s) => s.slowReaders !== undefined);
+  assert.deepEqual(
+    readers.map((s) => [s.name, s.request.path, s.slowReaders?.count, s.slowReaders?.request.path]),
+    [['hello, 50 slow readers of 1 MiB', '/', 50, '/stream']],
+  );
   for (const s of python)
     assert.deepEqual(
       s.servers.map((x) => x.name.split(' ')[0]),
@@ -35,7 +41,9 @@ test('every scenario names nodicorn first, and the Python ones every peer and th
 });
 
 for (const { spec, scenarios: served } of byServer.values()) {
-  const app = served[0]!.request.path === '/' ? served[0]!.name : served.map((s) => s.name).join(', ');
+  const app = served.every((s) => s.request.path === '/')
+    ? served[0]!.name
+    : served.map((s) => s.name).join(', ');
   test(`${spec.name} answers ${app} correctly`, async () => {
     const lacking = spec.needs.filter((r) => !r.present()).map((r) => `${r.what} (${r.install})`);
     assert.deepEqual(lacking, [], 'scripts/install-system-deps.sh bench installs every server');
@@ -44,6 +52,14 @@ for (const { spec, scenarios: served } of byServer.values()) {
       for (const scenario of served.slice(1)) {
         const answer = await send(server.port, scenario.request);
         assert.equal(scenario.check(answer), null, `${scenario.name} on ${spec.name}`);
+      }
+      for (const scenario of served) {
+        const readers = scenario.slowReaders;
+        if (readers === undefined) continue;
+        const answer = await send(server.port, readers.request);
+        assert.equal(readers.check(answer), null, `${scenario.name}, the readers' answer, on ${spec.name}`);
+        assert.equal(answer.body.length, 1 << 20);
+        assert.notEqual(readers.check({ ...answer, body: answer.body.subarray(1) }), null);
       }
       // The check is a real one: the same answer with one byte more, or another status, is caught.
       const right = await send(server.port, served[0]!.request);

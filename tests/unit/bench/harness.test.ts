@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ratioChart } from '../../../bench/chart.js';
 import { summarizeProfile } from '../../../bench/profile-summary.js';
-import { headlineTable, type Measurement, summarizeScenario } from '../../../bench/report.js';
+import { headlineTable, type Measurement, scenarioTable, summarizeScenario } from '../../../bench/report.js';
 import { parseArgs, select, UsageError } from '../../../bench/run.js';
 import { scenarios } from '../../../bench/scenarios.js';
 import { luaScript, parseWrk, wrkArgs } from '../../../bench/wrk.js';
@@ -31,6 +31,58 @@ test('--only picks scenarios, --server picks servers, nodicorn always stays firs
     ['nodicorn', 'peer'],
   );
   assert.equal(select(all, { only: [], server: [] }).length, all.length);
+});
+
+test('--only and --server take comma lists; "gunicorn-sync" is "gunicorn sync"; --servers; --baseline REF', () => {
+  const o = parseArgs([
+    '--only',
+    'hello,Stream',
+    '--servers=nodicorn,gunicorn-sync',
+    '--server',
+    'bare_node',
+  ]);
+  assert.deepEqual(o.only, ['hello', 'stream']);
+  assert.deepEqual(o.server, ['nodicorn', 'gunicorn sync', 'bare node']);
+  assert.equal(o.baseline, '');
+  assert.equal(parseArgs(['--baseline', 'main~2']).baseline, 'main~2');
+  assert.equal(parseArgs(['--baseline=v0.1.0']).baseline, 'v0.1.0');
+  assert.throws(() => parseArgs(['--baseline']), /--baseline needs a value/);
+  assert.throws(() => parseArgs(['--baseline', '--quick']), UsageError);
+  assert.throws(() => parseArgs(['--only', ',']), UsageError);
+
+  const all = scenarios({ workers: 2, threads: 1 });
+  const picked = select(all, o);
+  assert.ok(picked.some((s) => s.name === '1 MiB streamed response'));
+  assert.ok(picked.some((s) => s.name === 'hello, 50 slow readers of 1 MiB'));
+  assert.ok(!picked.some((s) => s.name === 'Flask JSON'));
+  assert.deepEqual(
+    picked.find((s) => s.name === 'hello')!.servers.map((s) => s.name),
+    ['nodicorn -w 2', 'gunicorn sync -w 2', 'bare node:http'],
+  );
+});
+
+test('--baseline: nodicorn@REF runs next to nodicorn from its own tree, with the same app and flags', () => {
+  const at = { ref: 'main', sha: 'a'.repeat(40), dir: '/cache/aaa/' };
+  const all = scenarios({ workers: 2, threads: 1 }, at);
+  assert.equal(all.length, scenarios({ workers: 2, threads: 1 }).length);
+  for (const s of all) {
+    const [first, second] = s.servers;
+    assert.equal(first.role, 'nodicorn', s.name);
+    assert.equal(second?.role, 'reference', s.name);
+    assert.match(second!.name, /^nodicorn@main /);
+    const mine = first.command(8000);
+    const theirs = second!.command(8000);
+    assert.equal(theirs.args[0], '/cache/aaa/bin/nodicorn.js');
+    assert.equal(theirs.cwd, mine.cwd); // app paths resolve in this tree: the same app file
+    if (s.name === 'TypeScript hello') assert.equal(theirs.args[1], '/cache/aaa/dist/examples/hello.js:app');
+    else assert.deepEqual(theirs.args.slice(1), mine.args.slice(1));
+  }
+  // --server never drops it (nor nodicorn)
+  const picked = select(all, { only: ['flask'], server: ['uwsgi'] });
+  assert.deepEqual(
+    picked[0]!.servers.map((s) => s.role),
+    ['nodicorn', 'reference', 'peer'],
+  );
 });
 
 test('the Lua script for a POST carries the exact body; a GET needs none; headers go as -H', () => {
@@ -113,6 +165,58 @@ test('slow-client throughput is kept against the same server in the plain scenar
   assert.match(svg, /title &lt;&amp;>/);
   // plain: 3 bars; slow: only the ceiling ratio is finite.
   assert.equal(svg.match(/<rect x="[\d.]+" y="\d+" width="[\d.]+" height="14"/g)?.length, 4);
+});
+
+test('kept under slow clients is paired round by round when each run has one without them', () => {
+  const m = (server: string, round: number, plain: number, loaded: number): Measurement => ({
+    scenario: 'readers',
+    server,
+    round,
+    sequence: 0,
+    serverCommand: server,
+    cwd: '/',
+    plain: { command: 'wrk', output: '', result: parseWrk(report(plain)) },
+    run: { command: 'wrk', output: '', result: parseWrk(report(loaded)) },
+    serverCpu: { user: 0.01, system: 0.01 },
+  });
+  const servers = [
+    { name: 'nodicorn', role: 'nodicorn' },
+    { name: 'nodicorn@main', role: 'reference' },
+    { name: 'gunicorn sync', role: 'baseline' },
+  ] as const;
+  const measurements = [
+    m('nodicorn', 1, 10000, 9000),
+    m('nodicorn@main', 1, 10000, 5000),
+    m('gunicorn sync', 1, 4000, 0),
+    m('nodicorn', 2, 5000, 5000),
+    m('nodicorn@main', 2, 8000, 2000),
+    m('gunicorn sync', 2, 3000, 0),
+    m('nodicorn', 3, 8000, 7600),
+    m('nodicorn@main', 3, 9000, 4500),
+    m('gunicorn sync', 3, 0, 0), // nothing to divide by: left out
+  ];
+  // a comparedWith scenario is ignored when the runs are paired
+  const s = summarizeScenario({ name: 'readers', servers, comparedWith: 'nowhere' }, measurements);
+  assert.equal(s.keptAgainst, 'paired');
+  assert.deepEqual(
+    s.kept?.map((k) => [k.server, k.kept, k.perRound?.min, k.perRound?.max, k.perRound?.n]),
+    [
+      ['nodicorn', 0.95, 0.9, 1, 3],
+      ['nodicorn@main', 0.5, 0.25, 0.5, 3],
+      ['gunicorn sync', 0, 0, 0, 2],
+    ],
+  );
+  assert.match(
+    scenarioTable(s),
+    /nodicorn 95 % \(per round 90–100 %\), nodicorn@main 50 % \(per round 25–50 %\)/,
+  );
+  // the headline puts nodicorn@main beside nodicorn
+  const table = headlineTable([s]);
+  assert.match(
+    table,
+    /^\| scenario \| nodicorn req\/s \| nodicorn@main req\/s \| ÷ nodicorn@main \(per round\) \|/,
+  );
+  assert.match(table, /\| readers \| 7,600 \| 4,500 \| 1\.69 \(1\.69–2\.50\) \| – \|/);
 });
 
 test('profile summary: self time per function, inclusive time for nodicorn functions', () => {
