@@ -11,6 +11,9 @@
 import { AnonymousFile } from '../server/anonymous-file.js';
 import type { ResponseWriter } from '../server/response-writer.js';
 
+/** What a spool writes to: the parts of ResponseWriter it uses (a fake one in the unit tests). */
+export type SpoolSink = Pick<ResponseWriter, 'write' | 'onceDrained' | 'end' | 'abort' | 'unsentBytes'>;
+
 export interface SpoolLimits {
   /** Bytes one response may hold in memory (--response-memory-limit). */
   readonly memory: number;
@@ -74,7 +77,7 @@ export class SpoolBudget {
 }
 
 export class ResponseSpool {
-  readonly #writer: ResponseWriter;
+  readonly #writer: SpoolSink;
   readonly #budget: SpoolBudget;
   readonly #limits: SpoolLimits;
   /** Called when held bytes went out to the client (the owner may grant credit again). */
@@ -101,7 +104,7 @@ export class ResponseSpool {
   #lastProgress = 0;
 
   constructor(
-    writer: ResponseWriter,
+    writer: SpoolSink,
     budget: SpoolBudget,
     onRelease: () => void,
     onError: (message: string) => void,

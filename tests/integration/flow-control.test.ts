@@ -240,7 +240,7 @@ describe('pipelining and clients that leave', () => {
       assert.ok(alone.closedByServer);
       // Behind a request that is being served, the same.
       const after = await rawRequest(server.port, `GET /hello HTTP/1.1\r\nHost: t\r\n\r\n${refused}${post}`);
-      assert.match(after.text, /^HTTP\/1\.1 200 OK[\s\S]*hello(HTTP\/1\.1 431 [^]*)$/);
+      assert.match(after.text, /^HTTP\/1\.1 200 OK[\s\S]*hello(HTTP\/1\.1 431 [\s\S]*)$/);
       assert.equal(after.text.match(/HTTP\/1\.1/g)?.length, 2, after.text);
       assert.equal(count(events(), 'start /post'), 0);
       assert.equal(count(events(), 'start /hello'), 1);

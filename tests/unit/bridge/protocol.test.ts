@@ -52,7 +52,10 @@ for (const v of vectors.frames) {
 
 test('encodeCredit makes the golden CREDIT frame', () => {
   const v = vectors.frames.find((f) => f.name === 'CREDIT')!;
-  assert.equal(encodeCredit(v.id, Buffer.from(v.payload_hex, 'hex').readUInt32BE(0)).toString('hex'), v.frame_hex);
+  assert.equal(
+    encodeCredit(v.id, Buffer.from(v.payload_hex, 'hex').readUInt32BE(0)).toString('hex'),
+    v.frame_hex,
+  );
 });
 
 test('the decoder finds every frame whatever the read boundaries', () => {
