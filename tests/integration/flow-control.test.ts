@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import http2 from 'node:http2';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { describe, test } from 'node:test';
 import { fixtures } from '../helpers/paths.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { makeCertificate } from '../helpers/tls.js';
 
 const PY = `${fixtures}python`;
 const BLOCK = 64 * 1024;
@@ -262,6 +264,41 @@ describe('pipelining and clients that leave', () => {
       assert.equal(text.match(/HTTP\/1\.1 200 OK/g)?.length, n);
       assert.ok(text.endsWith('\r\n\r\n3'), text.slice(-100));
     } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe('HTTP/2', () => {
+  test('a reset stream cancels its request: close() runs and the worker is free; the session goes on', async () => {
+    const { cert, key } = makeCertificate('nodicorn-flow-h2-');
+    // With a 1 MiB disk cap the 256 MiB stream cannot finish on its own: only the cancellation ends it.
+    const { server, events } = await startFlow([
+      ...['-w', '1', '--certfile', cert, '--keyfile', key, '--http2'],
+      ...['--response-disk-limit', '1048576'],
+    ]);
+    const session = http2.connect(`https://127.0.0.1:${server.port}`, { rejectUnauthorized: false });
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':path': '/stream/256' });
+      stream.on('error', () => {});
+      await new Promise<void>((resolve) => stream.once('data', () => resolve()));
+      stream.pause();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(count(events(), 'close /stream/256'), 0, 'the stream waits for its client');
+      stream.close(http2.constants.NGHTTP2_CANCEL);
+      await until(() => count(events(), 'close /stream/256') === 1, "the reset stream's close()");
+      // The one worker is free again: a request on the same session is answered.
+      const next = session.request({ ':path': '/hello' });
+      let body = '';
+      next.setEncoding('utf8');
+      next.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      await new Promise<void>((resolve) => next.once('end', () => resolve()));
+      assert.equal(body, 'hello');
+    } finally {
+      session.destroy();
       await server.stop();
     }
   });
