@@ -207,6 +207,7 @@ const POOL_KEYS = [
   'chdir',
   'pythonpath',
   'body_memory_limit',
+  'body_timeout',
   'reload',
 ] as const satisfies readonly (keyof Settings)[];
 

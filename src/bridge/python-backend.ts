@@ -16,7 +16,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Backend, Exchange } from '../server/backend.js';
 import { callHook } from '../server/hooks.js';
 import { isHttpError } from '../server/http-error.js';
-import { NO_BODY, type ReceivedBody, receiveBody } from '../server/request-body.js';
+import { NO_BODY, type ReceivedBody, receiveBody, removeStaleSpools } from '../server/request-body.js';
 import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { findPython } from './find-python.js';
@@ -96,6 +96,8 @@ export class PythonBackend implements Backend {
         '--preload is not supported: each worker imports the application itself (forking workers from one imported template is planned)',
       );
     }
+    // Bodies spooled by a nodicorn that died before removing them (only the fallback to named files).
+    for (const name of await removeStaleSpools()) this.#log.info(`Removed a stale request body: ${name}`);
     const python = await findPython(settings.python, env);
     this.#log.info(`Using ${python.executable} (Python ${python.version}, from ${python.why})`);
     const appDir = resolve(cwd, settings.chdir);
@@ -145,7 +147,13 @@ export class PythonBackend implements Backend {
       this.#enqueue(exchange, NO_BODY);
       return;
     }
-    receiveBody(exchange.req, exchange.bodyLength, exchange.bodyLimit, this.#settings.body_memory_limit).then(
+    receiveBody(
+      exchange.req,
+      exchange.bodyLength,
+      exchange.bodyLimit,
+      this.#settings.body_memory_limit,
+      this.#settings.body_timeout,
+    ).then(
       (body) => this.#enqueue(exchange, body),
       (error: unknown) => {
         if (isHttpError(error)) exchange.writer.fail(error.status);

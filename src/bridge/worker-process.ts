@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Exchange } from '../server/backend.js';
 import type { ReceivedBody } from '../server/request-body.js';
 import { ResponseHeadError } from '../server/response-writer.js';
+import { OutputLines } from './output-lines.js';
 import {
   BODY,
   CANCEL,
@@ -106,7 +107,9 @@ export class WorkerProcess {
   readonly #decoder = new FrameDecoder();
   readonly #launch: WorkerLaunch;
   readonly #events: WorkerEvents;
-  #lineBuffer = '';
+  /** The app's stdout and stderr (and wsgi.errors) go to the error log, whole lines, each stream apart. */
+  readonly #stdout = new OutputLines((text) => this.#launch.log.raw(text));
+  readonly #stderr = new OutputLines((text) => this.#launch.log.raw(text));
 
   constructor(launch: WorkerLaunch, maxRequests: number, age: number, events: WorkerEvents) {
     this.#launch = launch;
@@ -121,9 +124,10 @@ export class WorkerProcess {
     this.#socket = this.child.stdio[3] as Socket;
     this.#socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, this.#onFrame));
     this.#socket.on('error', () => {}); // the exit handler reports what matters
-    const forward = (chunk: Buffer) => this.#forwardOutput(chunk.toString('utf8'));
-    this.child.stdout!.on('data', forward);
-    this.child.stderr!.on('data', forward);
+    this.child.stdout!.on('data', (chunk: Buffer) => this.#stdout.push(chunk));
+    this.child.stdout!.on('end', () => this.#stdout.flush());
+    this.child.stderr!.on('data', (chunk: Buffer) => this.#stderr.push(chunk));
+    this.child.stderr!.on('end', () => this.#stderr.flush());
     this.child.on('error', (error) => launch.log.error(`cannot start ${launch.python}: ${error.message}`));
     this.child.on('exit', (code, signal) => this.#onExit(code, signal));
   }
@@ -398,7 +402,6 @@ export class WorkerProcess {
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.state = 'dead';
     this.#socket.destroy();
-    if (this.#lineBuffer !== '') this.#forwardOutput('\n');
     const unstarted: Dispatch[] = [];
     this.#stopSweep();
     for (const dispatch of this.inFlight.values()) {
@@ -419,17 +422,5 @@ export class WorkerProcess {
     this.inFlight.clear();
     this.#running = 0;
     this.#events.exit(this, code, signal, unstarted);
-  }
-
-  /** The app's stdout/stderr (and wsgi.errors) go to the error log, whole lines at a time. */
-  #forwardOutput(text: string): void {
-    const all = this.#lineBuffer + text;
-    const cut = all.lastIndexOf('\n');
-    if (cut === -1) {
-      this.#lineBuffer = all;
-      return;
-    }
-    this.#lineBuffer = all.slice(cut + 1);
-    this.#launch.log.raw(all.slice(0, cut + 1));
   }
 }

@@ -8,12 +8,21 @@ import { HttpError } from './http-error.js';
 
 const EMPTY = new Uint8Array(0);
 const LF = 0x0a;
+/**
+ * Chunks smaller than this are copied into blocks of BLOCK bytes: a body sent as many tiny chunks, held
+ * until the app reads it, then costs its bytes, not an object (and the socket read it came from) per chunk.
+ */
+const SMALL = 4096;
+const BLOCK = 64 * 1024;
 
 export class BodyReader implements WsgiInput {
   #source: AsyncIterator<Uint8Array> | null;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #received = 0;
+  /** The block small chunks are copied into; bytes below #tailFill are in #chunks or were taken. */
+  #tail: Uint8Array | null = null;
+  #tailFill = 0;
   readonly #limit: number;
 
   /** `source` is null for a request without a body; `limit` 0 means unlimited. */
@@ -77,9 +86,28 @@ export class BodyReader implements WsgiInput {
       this.#source = null;
       throw new HttpError(413, `request body larger than ${this.#limit} bytes`);
     }
-    this.#chunks.push(chunk);
+    if (chunk.byteLength < SMALL) this.#copyIn(chunk);
+    else this.#chunks.push(chunk);
     this.#buffered += chunk.byteLength;
     return true;
+  }
+
+  #copyIn(chunk: Uint8Array): void {
+    let tail = this.#tail;
+    const at = this.#tailFill;
+    if (tail === null || at + chunk.byteLength > tail.byteLength) {
+      tail = this.#tail = new Uint8Array(BLOCK);
+      this.#tailFill = 0;
+    }
+    const start = this.#tailFill;
+    tail.set(chunk, start);
+    this.#tailFill = start + chunk.byteLength;
+    const last = this.#chunks.length - 1;
+    const prev = this.#chunks[last];
+    // The previous chunk ends where this one starts, in the same block: one chunk grows.
+    if (prev !== undefined && prev.buffer === tail.buffer && prev.byteOffset + prev.byteLength === start)
+      this.#chunks[last] = new Uint8Array(tail.buffer, prev.byteOffset, prev.byteLength + chunk.byteLength);
+    else this.#chunks.push(tail.subarray(start, this.#tailFill));
   }
 
   #indexOfLf(from: number): number {

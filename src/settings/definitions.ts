@@ -211,6 +211,15 @@ export const SETTINGS = {
     default: 1024 * 1024,
     parse: integer(0),
   }),
+  body_timeout: defineSetting({
+    key: 'body_timeout',
+    flag: '--body-timeout',
+    meta: 'SECONDS',
+    section: 'Security',
+    doc: "Longest a client may take to send each 64 KiB of a request body for a Python app (all of it, when shorter); slower ones get 408 and the connection closes. Like nginx's client_body_timeout, but a byte now and then does not restart it. 0 means no limit.",
+    default: 60,
+    parse: seconds,
+  }),
   certfile: defineSetting({
     key: 'certfile',
     flag: '--certfile',
