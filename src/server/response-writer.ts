@@ -190,6 +190,11 @@ export class ResponseWriter {
     this.flow.once('drain', callback);
   }
 
+  /** Bytes written and still in the response's (or its socket's) buffer. */
+  get buffered(): number {
+    return this.flow.writableLength;
+  }
+
   /**
    * Bytes written and not yet taken by the kernel: the stream's buffer and libuv's write queue (which
    * shrinks with every partial write, where 'drain' waits for all of it). For --send-timeout.

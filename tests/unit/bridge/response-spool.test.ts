@@ -16,7 +16,7 @@ import {
 /** A client's socket: takes `room` bytes, then says it is full until `drain()`. */
 class FakeSink implements SpoolSink {
   readonly received: Buffer[] = [];
-  buffered = 0;
+  pending = 0;
   ended = false;
   aborted = false;
   #drained: Array<() => void> = [];
@@ -25,8 +25,8 @@ class FakeSink implements SpoolSink {
 
   write(chunk: Uint8Array): boolean {
     this.received.push(Buffer.from(chunk));
-    this.buffered += chunk.byteLength;
-    return this.buffered < this.room;
+    this.pending += chunk.byteLength;
+    return this.pending < this.room;
   }
 
   onceDrained(callback: () => void): void {
@@ -42,12 +42,17 @@ class FakeSink implements SpoolSink {
   }
 
   get unsentBytes(): number {
-    return this.buffered;
+    return this.pending;
+  }
+
+  /** A socket past `room` reads as fuller than the spool lets any socket get. */
+  get buffered(): number {
+    return this.pending >= this.room ? Number.MAX_SAFE_INTEGER : this.pending;
   }
 
   /** The client takes everything written so far. */
   drain(): void {
-    this.buffered = 0;
+    this.pending = 0;
     for (const callback of this.#drained.splice(0)) callback();
   }
 }
