@@ -41,6 +41,8 @@ export interface SupervisorState {
   readonly nextId: number;
   readonly stopping: boolean;
   readonly halted: boolean;
+  /** A reload is under way: its generation is not yet ready in full. */
+  readonly reloading: boolean;
   /** Boot failures in a row, and the earliest time (ms) a worker may be started after them. */
   readonly bootFailures: number;
   readonly startAfter: number;
@@ -92,6 +94,7 @@ export function initialState(target: number): SupervisorState {
     nextId: 1,
     stopping: false,
     halted: false,
+    reloading: false,
     bootFailures: 0,
     startAfter: 0,
   };
@@ -135,6 +138,7 @@ export function step(state: SupervisorState, event: SupervisorEvent, now: number
         if (serving > 0) {
           actions.push({ type: 'reloadFailed' });
           s.generation = serving;
+          s.reloading = false;
         }
       }
       break;
@@ -158,6 +162,7 @@ export function step(state: SupervisorState, event: SupervisorEvent, now: number
     case 'reload':
       if (!s.stopping) {
         s.generation = Math.max(s.generation, ...[...s.workers.values()].map((w) => w.generation)) + 1;
+        s.reloading = true;
         actions.push({
           type: 'log',
           level: 'info',
@@ -227,14 +232,13 @@ function reconcile(
   }
 
   // The newest generation serves in full: the others drain (older code, or an abandoned reload's).
-  const otherReady = older.filter((w) => w.phase === 'ready');
-  if (otherReady.length > 0) {
-    let ready = 0;
-    for (const w of s.workers.values()) if (w.generation === s.generation && w.phase === 'ready') ready++;
-    if (ready >= s.target) {
-      for (const w of otherReady) drain(w);
-      if (otherReady.some((w) => w.generation < s.generation))
-        actions.push({ type: 'reloaded', generation: s.generation });
+  let ready = 0;
+  for (const w of s.workers.values()) if (w.generation === s.generation && w.phase === 'ready') ready++;
+  if (ready >= s.target) {
+    for (const w of older) if (w.phase === 'ready') drain(w);
+    if (s.reloading) {
+      s.reloading = false;
+      actions.push({ type: 'reloaded', generation: s.generation });
     }
   }
 }
