@@ -19,10 +19,11 @@ import { isHttpError } from '../server/http-error.js';
 import { NO_BODY, type ReceivedBody, receiveBody, removeStaleSpools } from '../server/request-body.js';
 import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
+import { initialState, type SupervisorEvent, type SupervisorState, step } from '../supervisor/policy.js';
 import { findPython } from './find-python.js';
 import { SpoolBudget } from './response-spool.js';
 import { workerEnv } from './worker-package.js';
-import { type Dispatch, type WorkerEvents, type WorkerLaunch, WorkerProcess } from './worker-process.js';
+import { type Dispatch, type WorkerLaunch, WorkerProcess } from './worker-process.js';
 
 export interface PythonBackendOptions {
   readonly app: Extract<AppRef, { kind: 'python' }>;
@@ -51,23 +52,20 @@ export class AppLoadFailed extends Error {
 export const MAX_PREFETCH = 6;
 export const FLOW_MS = 10;
 
-/** Wait before respawning a worker that keeps dying at boot: 1 s, doubling to 30 s. */
-function bootBackoff(failures: number): number {
-  return Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
-}
-
 export class PythonBackend implements Backend {
   readonly #options: PythonBackendOptions;
   readonly #log: Logger;
   readonly #settings: Settings;
   #launch: WorkerLaunch | null = null;
-  #workers = new Set<WorkerProcess>();
+  /** Every worker process not yet gone, by its id in the supervisor's state. */
+  readonly #workers = new Map<number, WorkerProcess>();
+  #supervisor: SupervisorState;
+  #wake: NodeJS.Timeout | undefined;
+  /** While starting: settles once the first generation is ready, or the app failed to load. */
+  #booting: { resolve(): void; reject(error: Error): void } | null = null;
   #queue: Dispatch[] = [];
-  #target: number;
   #nextId = 1;
   #closing = false;
-  #bootFailures = 0;
-  #respawnTimer: NodeJS.Timeout | undefined;
   #watcher: FSWatcher | null = null;
   #drained: (() => void) | null = null;
   #metrics: Metrics | null = null;
@@ -80,12 +78,12 @@ export class PythonBackend implements Backend {
     this.#options = options;
     this.#log = options.log;
     this.#settings = options.settings;
-    this.#target = options.settings.workers;
+    this.#supervisor = initialState(options.settings.workers);
   }
 
   /** Workers currently alive (for tests and metrics). */
   get workerPids(): number[] {
-    return [...this.#workers].filter((w) => w.state !== 'dead').map((w) => w.pid);
+    return [...this.#workers.values()].filter((w) => w.state !== 'dead').map((w) => w.pid);
   }
 
   async start(): Promise<void> {
@@ -128,16 +126,18 @@ export class PythonBackend implements Backend {
         sendTimeoutMs: settings.send_timeout * 1000,
       }),
     };
-    await this.#bootGeneration(this.#target);
-    this.#log.info(
-      `Booted ${this.#target} worker${this.#target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`,
-    );
+    await new Promise<void>((resolvePromise, reject) => {
+      this.#booting = { resolve: resolvePromise, reject };
+      this.#apply({ type: 'tick' });
+    });
+    const target = this.#supervisor.target;
+    this.#log.info(`Booted ${target} worker${target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`);
     if (settings.reload) this.#watchSources([appDir, ...config.pythonpath]);
   }
 
   healthy(): boolean {
     if (this.#closing) return false;
-    for (const worker of this.#workers) if (worker.state === 'ready') return true;
+    for (const worker of this.#workers.values()) if (worker.state === 'ready') return true;
     return false;
   }
 
@@ -192,7 +192,7 @@ export class PythonBackend implements Backend {
     metrics.pool = () => {
       let workers = 0;
       let busy = 0;
-      for (const w of this.#workers) {
+      for (const w of this.#workers.values()) {
         if (w.state !== 'ready') continue;
         workers++;
         if (w.inFlight.size > 0) busy++;
@@ -201,51 +201,28 @@ export class PythonBackend implements Backend {
     };
   }
 
-  /** SIGHUP: a new generation of workers; once it is up, the old one drains and exits. */
-  reload(): void {
-    this.#log.info('Handling signal: hup; replacing every worker');
-    const old = [...this.#workers];
-    this.#bootGeneration(this.#target).then(
-      () => {
-        for (const worker of old) {
-          this.#workers.delete(worker);
-          this.#retire(worker);
-          this.#metrics?.restarted('reload');
-        }
-        this.#log.info(`Reloaded: workers now ${this.workerPids.join(', ')}`);
-      },
-      (error: unknown) => {
-        this.#log.error(`Reload failed; the current workers keep serving.\n${String(error)}`);
-        // A worker that died during the attempt was not replaced (the new generation counted): now it is.
-        this.#scheduleRespawn();
-      },
-    );
+  /** SIGHUP (and --reload): a new generation of workers; once it is ready, the old one drains. */
+  reload(why = 'SIGHUP'): void {
+    if (why === 'SIGHUP') this.#log.info('Handling signal: hup; replacing every worker');
+    this.#apply({ type: 'reload', why });
   }
 
   /** SIGTTIN */
   addWorker(): void {
-    this.#target++;
-    this.#log.info(`Handling signal: ttin; workers: ${this.#target}`);
-    this.#spawn();
+    this.#apply({ type: 'more' });
+    this.#log.info(`Handling signal: ttin; workers: ${this.#supervisor.target}`);
   }
 
   /** SIGTTOU */
   removeWorker(): void {
-    if (this.#target <= 1) return;
-    this.#target--;
-    this.#log.info(`Handling signal: ttou; workers: ${this.#target}`);
-    const idlest = [...this.#workers]
-      .filter((w) => w.state === 'ready')
-      .sort((a, b) => a.inFlight.size - b.inFlight.size)[0];
-    if (idlest !== undefined) {
-      this.#workers.delete(idlest);
-      this.#retire(idlest);
-    }
+    this.#apply({ type: 'fewer' });
+    this.#log.info(`Handling signal: ttou; workers: ${this.#supervisor.target}`);
   }
 
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
-    clearTimeout(this.#respawnTimer);
+    // No new workers from here on; the ready ones serve what is queued until the grace period ends.
+    this.#apply({ type: 'stop' });
     this.#watcher?.close();
     if (this.#queue.length > 0 || this.#busy()) {
       let timer: NodeJS.Timeout | undefined;
@@ -260,19 +237,18 @@ export class PythonBackend implements Backend {
       clearTimeout(timer);
     }
     for (const dispatch of this.#queue.splice(0)) dispatch.exchange.writer.fail(503);
-    const exits = [...this.#workers].map(
+    const exits = [...this.#workers.values()].map(
       (worker) =>
         new Promise<void>((r) => (worker.state === 'dead' ? r() : worker.child.once('exit', () => r()))),
     );
-    for (const worker of this.#workers) {
-      worker.retire();
-      if (worker.inFlight.size > 0) worker.kill('SIGKILL');
-    }
+    this.#apply({ type: 'halt' });
+    for (const worker of this.#workers.values()) if (worker.inFlight.size > 0) worker.kill('SIGKILL');
     const force = setTimeout(() => {
-      for (const worker of this.#workers) worker.kill('SIGKILL');
+      for (const worker of this.#workers.values()) worker.kill('SIGKILL');
     }, 2000);
     await Promise.all(exits);
     clearTimeout(force);
+    clearTimeout(this.#wake);
   }
 
   /** While closing: resolves the wait once nothing is queued or running (a crash can end the last request). */
@@ -281,83 +257,117 @@ export class PythonBackend implements Backend {
   }
 
   #busy(): boolean {
-    for (const worker of this.#workers) if (worker.inFlight.size > 0) return true;
+    for (const worker of this.#workers.values()) if (worker.inFlight.size > 0) return true;
     return false;
   }
 
-  /** Starts `count` workers and resolves when all are ready; rejects (killing them) if one cannot load the app. */
-  #bootGeneration(count: number): Promise<void> {
-    this.#booting += count;
-    let counted = count;
-    const settle = (n: number) => {
-      const d = Math.min(n, counted);
-      counted -= d;
-      this.#booting -= d;
-    };
-    return new Promise<void>((resolvePromise, reject) => {
-      const booting: WorkerProcess[] = [];
-      let ready = 0;
-      let failed = false;
-      const events: WorkerEvents = {
-        ...this.#events,
-        ready: (worker) => {
-          if (failed) return;
-          this.#workers.add(worker);
-          settle(1);
-          if (++ready === count) {
-            this.#pump();
-            resolvePromise();
-          }
-        },
-        loadFailed: (_worker, traceback) => {
-          if (failed) return;
-          failed = true;
-          settle(counted);
-          for (const w of booting) w.kill();
-          reject(new AppLoadFailed(`the application could not be loaded:\n${traceback.trimEnd()}`));
-        },
-        exit: (worker, code, signal, unstarted) => {
-          if (
-            worker.state === 'dead' &&
-            !this.#workers.has(worker) &&
-            !failed &&
-            booting.includes(worker) &&
-            ready < count
-          ) {
-            failed = true;
-            settle(counted);
-            for (const w of booting) w.kill();
-            reject(
-              new AppLoadFailed(
-                `worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}) while booting`,
-              ),
-            );
-            return;
-          }
-          this.#events.exit(worker, code, signal, unstarted);
-        },
-      };
-      for (let i = 0; i < count; i++) booting.push(this.#newWorker(events));
-    });
+  /** Feeds an event to the supervisor policy (src/supervisor/policy.ts) and carries out what it decides. */
+  #apply(event: SupervisorEvent): void {
+    const { state, actions } = step(this.#supervisor, event, performance.now());
+    this.#supervisor = state;
+    for (const action of actions) {
+      switch (action.type) {
+        case 'spawn':
+          if (this.#launch !== null) this.#workers.set(action.id, this.#newWorker(action.id));
+          break;
+        case 'retire':
+          this.#retire(this.#workers.get(action.id));
+          break;
+        case 'kill': {
+          const worker = this.#workers.get(action.id);
+          // A worker killed for --timeout is already on its way out (SIGABRT first, for its stacks).
+          if (worker !== undefined && !worker.timedOut) worker.kill('SIGKILL');
+          break;
+        }
+        case 'wakeAt':
+          clearTimeout(this.#wake);
+          this.#wake = setTimeout(() => this.#apply({ type: 'tick' }), action.at - performance.now());
+          this.#wake.unref();
+          break;
+        case 'reloaded':
+          for (const worker of this.#workers.values())
+            if (worker.state === 'retiring') this.#metrics?.restarted('reload');
+          this.#log.info(`Reloaded: workers now ${this.#readyPids().join(', ')}`);
+          break;
+        case 'reloadFailed':
+          this.#log.error('Reload failed; the current workers keep serving.');
+          break;
+        case 'log':
+          this.#log[action.level](action.message);
+          break;
+      }
+    }
+    this.#pump();
   }
 
-  #newWorker(events: WorkerEvents): WorkerProcess {
+  #readyPids(): number[] {
+    const pids: number[] = [];
+    for (const w of this.#workers.values()) if (w.state === 'ready') pids.push(w.pid);
+    return pids;
+  }
+
+  #newWorker(id: number): WorkerProcess {
     const { max_requests: max, max_requests_jitter: jitter } = this.#settings;
     const limit = max > 0 ? max + (jitter > 0 ? randomInt(0, jitter + 1) : 0) : Number.POSITIVE_INFINITY;
     const age = ++this.#age;
     const { post_worker_init: postWorkerInit, worker_exit: workerExit } = this.#settings;
-    // The server hooks and the workers channel see every worker, whichever generation it belongs to.
     return new WorkerProcess(this.#launch!, limit, age, {
-      ...events,
       ready: (worker) => {
-        events.ready(worker);
+        if (this.#booting === null) this.#log.info(`Booting worker with pid: ${worker.pid}`);
+        this.#apply({ type: 'booted', id });
         this.#publishCount();
         callHook(this.#log, 'post_worker_init', postWorkerInit, { pid: worker.pid, age });
+        if (this.#booting !== null && this.#readyPids().length >= this.#supervisor.target) {
+          this.#booting.resolve();
+          this.#booting = null;
+        }
+      },
+      loadFailed: (worker, traceback) => {
+        if (this.#booting !== null) {
+          // At start a broken app is an error to report and exit with, not a worker to keep respawning.
+          const booting = this.#booting;
+          this.#booting = null;
+          this.#closing = true;
+          this.#apply({ type: 'halt' });
+          booting.reject(new AppLoadFailed(`the application could not be loaded:\n${traceback.trimEnd()}`));
+          return;
+        }
+        this.#log.error(`Worker (pid:${worker.pid}) failed to load the application:\n${traceback.trimEnd()}`);
+        this.#apply({ type: 'bootFailed', id });
+      },
+      idle: (worker) => {
+        if (worker.state === 'ready' && worker.served >= worker.maxRequests) {
+          this.#log.info(`Worker (pid:${worker.pid}) reached max requests (${worker.served}); replacing it`);
+          this.#metrics?.restarted('max_requests');
+          this.#apply({ type: 'recycle', id, reason: 'max_requests' });
+        }
+        this.#pump();
+        this.#checkDrained();
       },
       exit: (worker, code, signal, unstarted) => {
-        events.exit(worker, code, signal, unstarted);
+        const record = this.#supervisor.workers.get(id);
+        this.#workers.delete(id);
+        this.#queue.unshift(...unstarted);
+        if (this.#booting !== null && record?.phase === 'booting') {
+          const booting = this.#booting;
+          this.#booting = null;
+          this.#closing = true;
+          this.#apply({ type: 'halt' });
+          booting.reject(
+            new AppLoadFailed(
+              `worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}) while booting`,
+            ),
+          );
+        } else if (!this.#closing && record !== undefined && record.phase !== 'draining') {
+          this.#metrics?.restarted(worker.timedOut ? 'timeout' : 'crash');
+          this.#log.warning(
+            `Worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}); starting a new one`,
+          );
+        }
+        this.#apply({ type: 'exited', id });
         this.#publishCount();
         callHook(this.#log, 'worker_exit', workerExit, { pid: worker.pid, age, exitCode: code, signal });
+        this.#checkDrained();
       },
     });
   }
@@ -365,79 +375,14 @@ export class PythonBackend implements Backend {
   /** Publishes the number of ready workers when it changed (StatsD's gunicorn.workers gauge). */
   #publishCount(): void {
     if (!workersChanged.hasSubscribers) return;
-    let count = 0;
-    for (const worker of this.#workers) if (worker.state === 'ready') count++;
+    const count = this.#readyPids().length;
     if (count === this.#published) return;
     this.#published = count;
     workersChanged.publish({ source: this, count });
   }
 
-  /** Events of workers after their boot: replacement policy lives here. */
-  readonly #events: WorkerEvents = {
-    ready: (worker) => {
-      this.#bootFailures = 0;
-      this.#workers.add(worker);
-      this.#log.info(`Booting worker with pid: ${worker.pid}`);
-      this.#pump();
-    },
-    loadFailed: (worker, traceback) => {
-      this.#bootFailures++;
-      this.#log.error(`Worker (pid:${worker.pid}) failed to load the application:\n${traceback.trimEnd()}`);
-    },
-    idle: (worker) => {
-      if (worker.state === 'ready' && worker.served >= worker.maxRequests) {
-        this.#log.info(`Worker (pid:${worker.pid}) reached max requests (${worker.served}); replacing it`);
-        this.#metrics?.restarted('max_requests');
-        this.#workers.delete(worker);
-        this.#retire(worker);
-        this.#spawn();
-      }
-      this.#pump();
-      this.#checkDrained();
-    },
-    exit: (worker, code, signal, unstarted) => {
-      const known = this.#workers.delete(worker);
-      this.#queue.unshift(...unstarted);
-      if (this.#closing) {
-        this.#checkDrained();
-        return;
-      }
-      if (known) this.#metrics?.restarted(worker.timedOut ? 'timeout' : 'crash');
-      if (known && worker.state === 'dead') {
-        this.#log.warning(
-          `Worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}); starting a new one`,
-        );
-      }
-      this.#scheduleRespawn();
-      this.#pump();
-    },
-  };
-
-  /** Workers of a generation still booting (not yet in #workers): they count as live for respawning. */
-  #booting = 0;
-
-  #liveCount(): number {
-    let n = this.#booting;
-    for (const w of this.#workers) if (w.state === 'ready' || w.state === 'booting') n++;
-    return n;
-  }
-
-  #spawn(): void {
-    if (this.#closing || this.#launch === null) return;
-    const worker = this.#newWorker(this.#events);
-    this.#workers.add(worker);
-  }
-
-  #scheduleRespawn(): void {
-    if (this.#respawnTimer !== undefined) return;
-    const delay = this.#bootFailures === 0 ? 0 : bootBackoff(this.#bootFailures);
-    this.#respawnTimer = setTimeout(() => {
-      this.#respawnTimer = undefined;
-      while (!this.#closing && this.#liveCount() < this.#target) this.#spawn();
-    }, delay);
-  }
-
-  #retire(worker: WorkerProcess): void {
+  #retire(worker: WorkerProcess | undefined): void {
+    if (worker === undefined) return;
     worker.retire();
     // Past the grace period a worker that still has not finished is stopped.
     const grace = this.#settings.graceful_timeout * 1000;
@@ -454,12 +399,12 @@ export class PythonBackend implements Backend {
     const now = performance.now();
     while (queue.length > 0) {
       let best: WorkerProcess | null = null;
-      for (const worker of this.#workers) {
+      for (const worker of this.#workers.values()) {
         if (worker.state !== 'ready' || worker.inFlight.size >= threads) continue;
         if (best === null || worker.inFlight.size < best.inFlight.size) best = worker;
       }
       if (best === null) {
-        for (const worker of this.#workers) {
+        for (const worker of this.#workers.values()) {
           if (
             worker.state !== 'ready' ||
             worker.inFlight.size >= threads + worker.prefetch(FLOW_MS, MAX_PREFETCH) ||
@@ -487,7 +432,7 @@ export class PythonBackend implements Backend {
       clearTimeout(pending);
       pending = setTimeout(() => {
         this.#log.info(`Worker reloading: ${name} modified`);
-        this.reload();
+        this.reload(`${name} modified`);
       }, 200);
     };
     try {

@@ -1,0 +1,96 @@
+/**
+ * Signal storms against the real server: the supervisor policy (src/supervisor/policy.ts) must end at
+ * exactly the target number of workers, and after reloads only the newest code answers.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { get } from '../helpers/load.js';
+import { fixtures } from '../helpers/paths.js';
+import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+
+const PY = `${fixtures}python`;
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The server's Python worker processes, from /proc. */
+function workers(server: RunningNodicorn): string[] {
+  const pid = server.process.pid!;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter((child) => {
+      try {
+        return child !== '' && readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('nodicorn_worker');
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
+}
+
+/** Polls until `check` holds (workers exiting and booting are events we cannot subscribe to from here). */
+async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await pause(50);
+  }
+}
+
+function versionedApp(version: string): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-versioned-'));
+  const file = join(dir, 'VERSION');
+  writeFileSync(file, version);
+  return { dir, file };
+}
+
+test('10 × (TTIN, TTOU) 10 ms apart on -w 2 ends with exactly 2 workers', async () => {
+  const { file } = versionedApp('v1');
+  const server = await startNodicorn(['--chdir', PY, 'versioned:application', '-w', '2'], {
+    env: { VERSION_FILE: file },
+  });
+  try {
+    for (let i = 0; i < 10; i++) {
+      server.process.kill('SIGTTIN');
+      await pause(10);
+      server.process.kill('SIGTTOU');
+      await pause(10);
+    }
+    await until(() => workers(server).length === 2, `2 workers (now ${workers(server).length})`);
+    // The log tells the truth too: the last count it gives is the target.
+    assert.equal([...server.log().matchAll(/workers: (\d+)/g)].at(-1)?.[1], '2');
+    assert.equal((await get(server.port, '/')).status, 200);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('3 SIGHUPs 0.2 s apart while the new code takes 1 s to import: 2 workers, all on the newest code', async () => {
+  const { file } = versionedApp('v0');
+  const server = await startNodicorn(['--chdir', PY, 'versioned:application', '-w', '2'], {
+    env: { VERSION_FILE: file, SLOW_BOOT: '1' },
+    timeoutMs: 30_000,
+  });
+  try {
+    for (const version of ['v1', 'v2', 'v3']) {
+      writeFileSync(file, version);
+      server.process.kill('SIGHUP');
+      await pause(200);
+    }
+    await server.waitForLog(/Reloaded: workers now \d+/, 30_000);
+    const answers = async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 10; i++) seen.add((await get(server.port, '/')).body);
+      return seen;
+    };
+    await until(
+      async () => workers(server).length === 2 && [...(await answers())].join() === 'v3',
+      'v3 only',
+    );
+    // Serving went on throughout: every request was answered by some generation.
+    assert.deepEqual([...(await answers())], ['v3']);
+  } finally {
+    await server.stop();
+  }
+});
