@@ -93,8 +93,7 @@ export function checkHeaders(headers: unknown): string | null {
   if (!Array.isArray(headers)) return `headers must be a list of (name, value) pairs, got ${typeof headers}`;
   let seen: Set<string> | null = null;
   for (const header of headers as unknown[]) {
-    if (!Array.isArray(header) || header.length !== 2)
-      return 'headers must be (name, value) pairs';
+    if (!Array.isArray(header) || header.length !== 2) return 'headers must be (name, value) pairs';
     const [name, value] = header as [unknown, unknown];
     const problem = checkHeader(name, value);
     if (problem !== null) return problem;

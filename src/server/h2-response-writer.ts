@@ -64,7 +64,8 @@ export class H2ResponseWriter extends ResponseWriter {
       const lower = flat[i]!.toLowerCase();
       if (CONNECTION_SPECIFIC.has(lower)) {
         fields = flat.filter((_, j) => !CONNECTION_SPECIFIC.has(flat[j - (j % 2)]!.toLowerCase()));
-        return this.writeHead(code, reason, fields, close);
+        this.writeHead(code, reason, fields, close);
+        return;
       }
       if (JOINED_ON_HTTP2.has(lower)) {
         joined ??= new Map();

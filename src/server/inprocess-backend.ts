@@ -2,6 +2,8 @@
  * The in-process backend: runs a TypeScript WSGI app on the server's own event loop, with PEP 3333's
  * start_response state machine. Python apps get the same machine in the worker (python/nodicorn_worker).
  */
+
+import { checkHeaders, checkStatus } from '../contract/rules.js';
 import type {
   Bytes,
   Environ,
@@ -13,7 +15,6 @@ import type {
   WsgiErrors,
   WsgiInput,
 } from '../contract/types.js';
-import { checkHeaders, checkStatus } from '../contract/rules.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend, Exchange } from './backend.js';
 import { fileWrapper } from './file-wrapper.js';

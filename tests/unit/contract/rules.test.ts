@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
-  checkHeaders,
   checkHeader,
   checkHeaderName,
+  checkHeaders,
   checkHeaderValue,
   checkStatus,
   HOP_BY_HOP,
@@ -33,7 +33,6 @@ for (const v of vectors.headers) {
     else assert.equal(typeof got, 'string');
   });
 }
-
 
 test('checkStatus accepts "NNN reason" and returns the code', () => {
   assert.equal(checkStatus('200 OK'), 200);
