@@ -34,6 +34,21 @@ class InvalidResponse(ValueError):
 
 def check_status(status):
     """The numeric status code, or a message saying what is wrong with the status line."""
+    code = _statuses.get(status) if type(status) is str else None
+    if code is None:
+        code = _check_status(status)
+        if type(code) is int:
+            if len(_statuses) >= 1024:
+                _statuses.clear()
+            _statuses[status] = code
+    return code
+
+
+# Status lines and header pairs repeat from one response to the next: valid ones are remembered (bounded).
+_statuses = {}
+
+
+def _check_status(status):
     if not isinstance(status, str):
         return "status must be a string, got %s" % type(status).__name__
     m = STATUS.fullmatch(status)
@@ -51,41 +66,56 @@ def is_connection_close(value):
     return value.strip(" \t").lower() == "close"
 
 
-# Header names repeat from one response to the next: a valid name's lower case is remembered (bounded).
-_names = {}
+_pairs = {}
+
+
+def check_pair(header):
+    """The lower-case name of a valid (name, value) pair, or a message (a str with a space) saying why not.
+    Only the pair itself: repeats are check_headers' business."""
+    if (type(header) is not tuple and type(header) is not list) or len(header) != 2:
+        return "headers must be (name, value) pairs"
+    name, value = header
+    if not isinstance(name, str):
+        return "header name must be a string, got %s" % type(name).__name__
+    if TOKEN.fullmatch(name) is None:
+        return "invalid header name %r" % name
+    if not isinstance(value, str):
+        return "value of header %r must be a string" % name
+    if BAD_VALUE_CHAR.search(value) is not None:
+        return "invalid characters in the value of header %r" % name
+    lower = name.lower()
+    if lower == "content-length":
+        if CONTENT_LENGTH.fullmatch(value) is None:
+            return "invalid Content-Length %r" % value
+    elif lower in HOP_BY_HOP and not (lower == "connection" and is_connection_close(value)):
+        return "hop-by-hop header %r is not allowed (PEP 3333)" % name
+    if type(header) is tuple and type(name) is str and type(value) is str:
+        if len(_pairs) >= 1024:
+            _pairs.clear()
+        _pairs[header] = lower
+    return lower
 
 
 def check_headers(headers):
     """None when the header list may be sent, or a message saying what is wrong with it."""
     if type(headers) is not list:
         return "headers must be a list of (name, value) pairs, got %s" % type(headers).__name__
-    names = _names
+    pairs = _pairs
     seen = None
     for header in headers:
-        if type(header) not in (tuple, list) or len(header) != 2:
-            return "headers must be (name, value) pairs"
-        name, value = header
-        lower = names.get(name) if isinstance(name, str) else None
+        try:
+            lower = pairs.get(header) if type(header) is tuple else None
+        except TypeError:  # an unhashable value: check_pair says what is wrong with it
+            lower = None
         if lower is None:
-            if not isinstance(name, str):
-                return "header name must be a string, got %s" % type(name).__name__
-            if TOKEN.fullmatch(name) is None:
-                return "invalid header name %r" % name
-            if len(names) >= 1024:
-                names.clear()
-            lower = names[name] = name.lower()
-        if not isinstance(value, str):
-            return "value of header %r must be a string" % name
-        if BAD_VALUE_CHAR.search(value) is not None:
-            return "invalid characters in the value of header %r" % name
+            lower = check_pair(header)
+            if " " in lower:  # a message: a valid name (an RFC 9110 token) has no space
+                return lower
         if lower in SINGLE_VALUE:
             if seen is None:
-                seen = set()
+                seen = {lower}
             elif lower in seen:
-                return "header %r may be sent only once (RFC 9110 \u00a75.3)" % name
-            seen.add(lower)
-            if lower == "content-length" and CONTENT_LENGTH.fullmatch(value) is None:
-                return "invalid Content-Length %r" % value
-        elif lower in HOP_BY_HOP and not (lower == "connection" and is_connection_close(value)):
-            return "hop-by-hop header %r is not allowed (PEP 3333)" % name
+                return "header %r may be sent only once (RFC 9110 \u00a75.3)" % header[0]
+            else:
+                seen.add(lower)
     return None

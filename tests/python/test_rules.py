@@ -37,6 +37,15 @@ class SharedVectors(unittest.TestCase):
     def test_tuples_are_pairs_too(self):
         self.assertIsNone(rules.check_headers([("Content-Type", "text/plain")]))
 
+    def test_remembered_pairs_still_count_repeats(self):
+        pair = ("Content-Type", "text/plain")
+        self.assertIsNone(rules.check_headers([pair]))
+        self.assertIsNone(rules.check_headers([pair]))  # from the memo this time
+        self.assertIn("only once", rules.check_headers([pair, ("content-type", "text/html")]))
+
+    def test_unhashable_values_are_refused_not_raised(self):
+        self.assertIn("must be a string", rules.check_headers([("X-A", ["b"])]))
+
     def test_start_response_refuses_what_the_rules_refuse(self):
         for v in self.vectors["headers"]:
             with self.subTest(v["name"]):
