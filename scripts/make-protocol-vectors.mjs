@@ -1,7 +1,17 @@
 // Writes tests/fixtures/protocol-vectors.json from the TypeScript codec. Run once when the protocol changes,
 // read the diff, commit it: both codecs' tests then hold each other to these bytes.
 import { writeFileSync } from 'node:fs';
-import { BODY, END, encodeFrame, encodeRequest, FAIL, HEAD, WHOLE } from '../dist/src/bridge/protocol.js';
+import {
+  BODY,
+  CREDIT,
+  END,
+  encodeFrame,
+  encodeHead,
+  encodeRequest,
+  FAIL,
+  HEAD,
+  WHOLE,
+} from '../dist/src/bridge/protocol.js';
 
 const every = Array.from({ length: 256 }, (_, i) => String.fromCharCode(i)).join('');
 const requests = [
@@ -37,7 +47,7 @@ const heads = [
   { name: 'no headers, latin-1 reason', status: '404 Nicht gef\u00fcnden', headers: [] },
 ];
 const hex = (b) => Buffer.from(b).toString('hex');
-const headPayload = (h) => Buffer.from([h.status, ...h.headers.flat()].join('\0'), 'latin1');
+const headPayload = (h) => encodeHead(h.status, h.headers);
 const whole = Buffer.concat([Buffer.alloc(4), headPayload(heads[0]), Buffer.from('hi')]);
 whole.writeUInt32BE(headPayload(heads[0]).length, 0);
 const vectors = {
@@ -51,6 +61,7 @@ const vectors = {
   })),
   heads: heads.map((h) => ({ ...h, payload_hex: hex(headPayload(h)) })),
   frames: [
+    { name: 'CREDIT', type: CREDIT, id: 9, payload_hex: '00080000' },
     { name: 'HEAD', type: HEAD, id: 9, payload_hex: hex(headPayload(heads[0])) },
     { name: 'BODY', type: BODY, id: 9, payload_hex: hex('chunk') },
     { name: 'END', type: END, id: 9, payload_hex: '' },

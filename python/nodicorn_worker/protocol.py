@@ -56,12 +56,14 @@ def decode_request(payload):
 
 
 def encode_head(status, headers):
-    """The HEAD payload: latin-1 `status\\0name\\0value...`. Raises for non-str or non-latin-1 values."""
+    """The HEAD payload: | header count u32 | latin-1 `status\\0name\\0value...` |. The count lets Node
+    refuse a head whose fields hold a NUL (start_response refuses those already: rules.py). Raises for
+    non-str or non-latin-1 values."""
     fields = [status]
     for name, value in headers:
         fields.append(name)
         fields.append(value)
-    return "\0".join(fields).encode("latin-1")
+    return U32.pack(len(headers)) + "\0".join(fields).encode("latin-1")
 
 
 def frame(kind, rid, payload=b""):

@@ -10,11 +10,13 @@ import socket
 import stat
 import sys
 import threading
+import time
 import traceback
 from time import monotonic
 
 from .protocol import (BODY, CANCEL, CREDIT, END, FAIL, FRAME_HEADER, HEAD, INITIAL_WINDOW, REQUEST, U32, WHOLE,
                        decode_request, encode_head, frame_header)
+from .rules import InvalidResponse, check_headers, check_status
 
 SENDFILE_BLOCK = 1 << 20
 # Frames with more than this still to come are read into a buffer of their own (Connection.read_large).
@@ -247,10 +249,11 @@ class Call:
                 exc_info = None
         elif self.status is not None:
             raise AssertionError("start_response() called a second time without exc_info")
-        if type(status) is not str:
-            raise TypeError("status must be a str, got %s" % type(status).__name__)
-        if type(headers) is not list:
-            raise TypeError("headers must be a list, got %s" % type(headers).__name__)
+        # PEP 3333: header errors are raised here, while the app runs; the rules are rules.ts's (rules.py).
+        code = check_status(status)
+        problem = code if type(code) is str else check_headers(headers)
+        if problem is not None:
+            raise InvalidResponse(problem)
         self.status = status
         self.headers = headers
         return self.write
@@ -322,7 +325,9 @@ class Call:
             if not self.send_body(chunk) or poll_cancel(rid):
                 break
         if not self.head_sent:
-            self.send_head()
+            # No body at all: the head goes out as a WHOLE response, with Content-Length: 0 as in TypeScript.
+            head = self.head_payload()
+            return (frame_header(WHOLE, rid, 4 + len(head)), U32.pack(len(head)), head)
         return (frame_header(END, rid, 0),)
 
     def sendfile(self, wrapper):
@@ -339,6 +344,14 @@ class Call:
         self.sent = max(0, size - offset)
         self.conn.sendfile(self.rid, fd, offset, self.sent)
         return True
+
+
+def log_close_error(environ, text):
+    """An exception from the response's close(), in the error log's line format (stderr goes there)."""
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime())
+    sys.stderr.write("[%s] [%d] [ERROR] Error in close() of the response body of %s %s\n%s" % (
+        stamp, os.getpid(), environ.get("REQUEST_METHOD"), environ.get("RAW_URI"), text))
+    sys.stderr.flush()
 
 
 class Stop(Exception):
@@ -377,6 +390,7 @@ class Worker:
         hooks = self.hooks
         if hooks is not None:
             req = hooks.before(environ)
+        close_error = None
         try:
             try:
                 result = self.app(environ, call.start_response)
@@ -385,7 +399,12 @@ class Worker:
                 finally:
                     close = getattr(result, "close", None)
                     if close is not None:
-                        close()
+                        try:
+                            close()
+                        except Exception:
+                            # The response is complete (or failed on its own): it is sent all the same,
+                            # and the error logged, as Gunicorn does.
+                            close_error = traceback.format_exc()
             finally:
                 stream.close()
         except Exception:
@@ -400,6 +419,8 @@ class Worker:
         finally:
             conn.close_window(rid)
             conn.cancelled.discard(rid)
+        if close_error is not None:
+            log_close_error(environ, close_error)
         if hooks is not None:
             # After the response went to Node, as Gunicorn runs it after the response was written.
             hooks.after(req, environ, call.status, call.headers, call.sent)

@@ -30,10 +30,13 @@
  * the worker's other requests or threads.
  *
  * Worker → Node
- *   HEAD     payload: latin-1 `status\0name\0value\0…` — sent with the first non-empty body chunk.
+ *   HEAD     payload: | header count u32 | latin-1 `status\0name\0value\0…` |, sent with the first
+ *            non-empty body chunk. The count makes a NUL inside a field a decoding error, never an extra
+ *            header (the worker's start_response refuses NUL already: rules.py).
  *   BODY     payload: body bytes.
  *   END      payload empty: the response is complete (close() has been called).
- *   WHOLE    payload: | head length u32 | head (as HEAD) | body | — HEAD + BODY + END in one frame.
+ *   WHOLE    payload: | head length u32 | head (a HEAD payload, count included) | body |: HEAD + BODY +
+ *            END in one frame.
  *   FAIL     payload: UTF-8 traceback. The app raised; Node answers 500, or aborts if headers went out.
  *   READY    id 0, payload: UTF-8 JSON {pid, python}: the app is imported, requests may come.
  *   LOADFAIL id 0, payload: UTF-8 traceback: the app could not be imported; the worker exits.
@@ -154,10 +157,24 @@ export interface ResponseHead {
   readonly headers: Array<[string, string]>;
 }
 
-/** Decodes a HEAD payload; null when its fields do not pair up (a NUL inside a name or value). */
+/** Encodes a HEAD payload (the worker's encode_head; Node uses it in tests and vectors). */
+export function encodeHead(status: string, headers: ReadonlyArray<readonly [string, string]>): Buffer {
+  const text = [status, ...headers.flat()].join('\0');
+  const payload = Buffer.allocUnsafe(4 + text.length);
+  payload.writeUInt32BE(headers.length, 0);
+  payload.write(text, 4, 'latin1');
+  return payload;
+}
+
+/**
+ * Decodes a HEAD payload; null when its fields are not exactly the header count's (a NUL inside the status,
+ * a name or a value).
+ */
 export function decodeHead(payload: Buffer): ResponseHead | null {
-  const parts = payload.toString('latin1').split('\0');
-  if (parts.length % 2 !== 1) return null;
+  if (payload.length < 4) return null;
+  const count = payload.readUInt32BE(0);
+  const parts = payload.toString('latin1', 4).split('\0');
+  if (parts.length !== 1 + 2 * count) return null;
   const headers: Array<[string, string]> = [];
   for (let i = 1; i < parts.length; i += 2) headers.push([parts[i]!, parts[i + 1]!]);
   return { status: parts[0]!, headers };

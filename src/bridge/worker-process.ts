@@ -236,7 +236,28 @@ export class WorkerProcess {
     if (this.state !== 'dead') this.child.kill(signal);
   }
 
+  /**
+   * DESIGN promise 5: nothing a response does may take the master down. A frame that cannot be carried
+   * out costs its own request a 500 (or an abort once headers are out) and a log line.
+   */
   #onFrame = (frame: Frame): void => {
+    try {
+      this.#takeFrame(frame);
+    } catch (error) {
+      const dispatch = this.inFlight.get(frame.id);
+      this.#launch.log.error(
+        `${dispatch === undefined ? `request ${frame.id}` : describe(dispatch)}: cannot send the response: ${
+          error instanceof Error ? error.stack : String(error)
+        }`,
+      );
+      if (dispatch === undefined) return;
+      this.#drop(dispatch);
+      dispatch.exchange.writer.fail(500);
+      if (frame.type === END || frame.type === WHOLE || frame.type === FAIL) this.#finish(dispatch);
+    }
+  };
+
+  #takeFrame(frame: Frame): void {
     const { type, id, payload } = frame;
     if (id === 0) {
       if (type === READY && this.state === 'booting') {
@@ -296,7 +317,7 @@ export class WorkerProcess {
         this.#finish(dispatch);
         return;
     }
-  };
+  }
 
   #spoolFor(dispatch: Dispatch): ResponseSpool {
     return new ResponseSpool(
@@ -337,9 +358,10 @@ export class WorkerProcess {
       writer.sendHead(head.status, head.headers, knownLength);
       return true;
     } catch (error) {
-      if (!(error instanceof ResponseHeadError)) throw error;
       this.#launch.log.error(
-        `${describe(dispatch)}: invalid response from the application: ${error.message}`,
+        error instanceof ResponseHeadError
+          ? `${describe(dispatch)}: invalid response from the application: ${error.message}`
+          : `${describe(dispatch)}: cannot send the response head: ${error instanceof Error ? error.stack : String(error)}`,
       );
       this.#drop(dispatch);
       writer.fail(500);

@@ -14,8 +14,31 @@ import {
   type Http2ServerResponse,
   type ServerHttp2Stream,
 } from 'node:http2';
+import { JOINED_ON_HTTP2 } from '../contract/rules.js';
 import type { Logger } from '../observability/logger.js';
 import { ResponseWriter } from './response-writer.js';
+
+/**
+ * node:http2 sends a field once: repeats of a list field (JOINED_ON_HTTP2) become one field, the values
+ * joined with ", " in order (RFC 9110 §5.3), where the first of them stood.
+ */
+function joinRepeats(flat: string[], counts: Map<string, number>): string[] {
+  const out: string[] = [];
+  const at = new Map<string, number>();
+  for (let i = 0; i < flat.length; i += 2) {
+    const lower = flat[i]!.toLowerCase();
+    if ((counts.get(lower) ?? 0) > 1) {
+      const first = at.get(lower);
+      if (first !== undefined) {
+        out[first + 1] = `${out[first + 1]!}, ${flat[i + 1]!}`;
+        continue;
+      }
+      at.set(lower, out.length);
+    }
+    out.push(flat[i]!, flat[i + 1]!);
+  }
+  return out;
+}
 
 /** RFC 9113 §8.2.2 connection-specific fields that are not PEP 3333 hop-by-hop headers. */
 const CONNECTION_SPECIFIC = new Set(['proxy-connection', 'http2-settings']);
@@ -34,15 +57,30 @@ export class H2ResponseWriter extends ResponseWriter {
     return this.#stream.destroyed && !this.#stream.writableFinished;
   }
 
-  protected override writeHead(code: number, _reason: string, flat: string[], _close: boolean): void {
+  protected override writeHead(code: number, reason: string, flat: string[], close: boolean): void {
     let fields = flat;
+    let joined: Map<string, number> | null = null;
     for (let i = 0; i < flat.length; i += 2) {
-      if (CONNECTION_SPECIFIC.has(flat[i]!.toLowerCase())) {
+      const lower = flat[i]!.toLowerCase();
+      if (CONNECTION_SPECIFIC.has(lower)) {
         fields = flat.filter((_, j) => !CONNECTION_SPECIFIC.has(flat[j - (j % 2)]!.toLowerCase()));
-        break;
+        this.writeHead(code, reason, fields, close);
+        return;
+      }
+      if (JOINED_ON_HTTP2.has(lower)) {
+        joined ??= new Map();
+        joined.set(lower, (joined.get(lower) ?? 0) + 1);
       }
     }
-    this.#res.writeHead(code, fields as unknown as Record<string, string>);
+    if (joined !== null) fields = joinRepeats(flat, joined);
+    const res = this.#res;
+    try {
+      res.writeHead(code, fields as unknown as Record<string, string>);
+    } catch (error) {
+      // The compatibility API keeps the fields it took before throwing: a 500 sent next must not carry them.
+      if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
+      throw error;
+    }
   }
 
   protected override get flow(): ServerHttp2Stream {

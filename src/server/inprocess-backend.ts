@@ -2,6 +2,8 @@
  * The in-process backend: runs a TypeScript WSGI app on the server's own event loop, with PEP 3333's
  * start_response state machine. Python apps get the same machine in the worker (python/nodicorn_worker).
  */
+
+import { checkHeaders, checkStatus } from '../contract/rules.js';
 import type {
   Bytes,
   Environ,
@@ -122,7 +124,6 @@ export function runApp(
 
 class AppCall {
   #head: { status: string; headers: HeaderList } | null = null;
-  #usedWrite = false;
   readonly #writer: ResponseWriter;
   readonly #log: Logger;
   readonly #environ: Environ;
@@ -142,6 +143,11 @@ class AppCall {
     }
     if (typeof status !== 'string') throw new TypeError('start_response(): status must be a string');
     if (!Array.isArray(headers)) throw new TypeError('start_response(): headers must be a list of pairs');
+    // PEP 3333: errors in the headers are raised by start_response, while the app still runs; the same
+    // rules as the Python worker's start_response (rules.ts, rules.py). The writer checks again at the wire.
+    const code = checkStatus(status);
+    const problem = typeof code === 'string' ? code : checkHeaders(headers);
+    if (problem !== null) throw new ResponseHeadError(problem);
     this.#head = { status, headers };
     return this.write;
   };
@@ -150,7 +156,6 @@ class AppCall {
   readonly write: WriteCallable = (data) => {
     if (this.#head === null) throw new Error('write() called before start_response()');
     if (!(data instanceof Uint8Array)) throw new TypeError('write() takes bytes (a Uint8Array)');
-    this.#usedWrite = true;
     if (data.byteLength === 0) return;
     this.#sendHead(-1);
     this.#writer.write(data);
@@ -178,7 +183,8 @@ class AppCall {
       total += chunk.byteLength;
     }
     const writer = this.#writer;
-    if (!writer.headersSent) this.#sendHead(this.#usedWrite ? -1 : total);
+    // Nothing went out through write() (or only empty bytes): the length is known.
+    if (!writer.headersSent) this.#sendHead(total);
     if (chunks.length === 1) writer.end(chunks[0]);
     else if (chunks.length === 0) writer.end();
     else writer.end(Buffer.concat(chunks as Uint8Array[], total));
@@ -255,8 +261,9 @@ class AppCall {
   }
 
   #closeFailed(error: unknown): void {
+    const where = `${this.#environ.REQUEST_METHOD} ${this.#environ.RAW_URI}`;
     this.#log.error(
-      `Error in close() of the response body\n${error instanceof Error ? error.stack : String(error)}`,
+      `Error in close() of the response body of ${where}\n${error instanceof Error ? error.stack : String(error)}`,
     );
   }
 }

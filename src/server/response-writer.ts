@@ -13,11 +13,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
 import {
+  checkField,
   checkHeaderName,
   checkHeaderValue,
   checkStatus,
-  HOP_BY_HOP,
-  isContentLength,
+  repeated,
+  SINGLE_VALUE,
 } from '../contract/rules.js';
 import type { HeaderList } from '../contract/types.js';
 import { memoize } from '../http/memo.js';
@@ -116,6 +117,7 @@ export class ResponseWriter {
     const flat: string[] = [];
     let declared = -1;
     let close = false;
+    let seen: Set<string> | null = null;
     for (const header of headers) {
       if (!Array.isArray(header) || header.length !== 2) {
         throw new ResponseHeadError(`headers must be (name, value) pairs, got ${String(header)}`);
@@ -123,19 +125,17 @@ export class ResponseWriter {
       const [name, value] = header;
       const lower = typeof name === 'string' ? lowerName(name) : null;
       if (lower === null) throw new ResponseHeadError(checkHeaderName(name)!);
-      const problem = checkHeaderValue(name, value);
+      const problem = checkHeaderValue(name, value) ?? checkField(lower, name, value);
       if (problem !== null) throw new ResponseHeadError(problem);
-      if (lower === 'content-length') {
-        if (!isContentLength(value) || declared !== -1) {
-          throw new ResponseHeadError(`invalid or repeated Content-Length ${JSON.stringify(value)}`);
-        }
-        declared = Number(value);
-      } else if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection' && value.trim().toLowerCase() === 'close') {
-          close = true;
-          continue;
-        }
-        throw new ResponseHeadError(`hop-by-hop header ${JSON.stringify(name)} is not allowed (PEP 3333)`);
+      if (SINGLE_VALUE.has(lower)) {
+        seen ??= new Set();
+        if (seen.has(lower)) throw new ResponseHeadError(repeated(name));
+        seen.add(lower);
+        if (lower === 'content-length') declared = Number(value);
+      } else if (lower === 'connection') {
+        // checkField let it through, so it is `Connection: close`: honoured, as Gunicorn does.
+        close = true;
+        continue;
       }
       flat.push(name, value);
     }
@@ -148,7 +148,20 @@ export class ResponseWriter {
     this.status = code;
     this.headersSent = true;
     this.sentHeaders = flat;
-    this.writeHead(code, status.slice(4), flat, close || !this.#bodyCanBeDrained());
+    try {
+      this.writeHead(code, status.slice(4), flat, close || !this.#bodyCanBeDrained());
+    } catch (error) {
+      // The rules above should leave node:http(2) nothing to refuse; should it still throw, this response
+      // fails (a 500, or an abort if something went out), never the server.
+      if (!this.#res.headersSent) {
+        this.headersSent = false;
+        this.status = 0;
+        this.sentHeaders = [];
+      }
+      throw new ResponseHeadError(
+        `the HTTP layer refused the head: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
   }
 
   /** Puts the head on the wire; `close`: the connection ends after this response. */

@@ -6,6 +6,7 @@ import {
   decodeHead,
   encodeCredit,
   encodeFrame,
+  encodeHead,
   encodeRequest,
   encodeRequestParts,
   type Frame,
@@ -37,11 +38,22 @@ for (const v of vectors.requests) {
 for (const v of vectors.heads) {
   test(`HEAD decodes: ${v.name}`, () => {
     assert.deepEqual(decodeHead(Buffer.from(v.payload_hex, 'hex')), { status: v.status, headers: v.headers });
+    assert.equal(encodeHead(v.status, v.headers).toString('hex'), v.payload_hex);
   });
 }
 
 test('a HEAD whose fields do not pair up (NUL inside a value) is refused', () => {
-  assert.equal(decodeHead(Buffer.from('200 OK\0X-A\0b\0c', 'latin1')), null);
+  assert.equal(decodeHead(Buffer.from('\0\0\0\x01200 OK\0X-A\0b\0c', 'latin1')), null);
+});
+
+test('issue 11: a NUL pair smuggled into a value cannot become a header (the count says one header)', () => {
+  const smuggled = Buffer.from('\0\0\0\x01200 OK\0X-Echo\0a\0Set-Cookie\0session=evil', 'latin1');
+  assert.equal(decodeHead(smuggled), null);
+  assert.equal(decodeHead(Buffer.from('\0\0', 'latin1')), null);
+  assert.deepEqual(decodeHead(encodeHead('200 OK', [['X-Echo', 'a']])), {
+    status: '200 OK',
+    headers: [['X-Echo', 'a']],
+  });
 });
 
 for (const v of vectors.frames) {

@@ -1,13 +1,38 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   checkHeader,
   checkHeaderName,
+  checkHeaders,
   checkHeaderValue,
   checkStatus,
   HOP_BY_HOP,
   isContentLength,
 } from '../../../src/contract/rules.js';
+import { fixtures } from '../../helpers/paths.js';
+
+/** Shared with tests/python/test_rules.py: the worker's start_response applies the same rules. */
+const vectors = JSON.parse(readFileSync(`${fixtures}header-rules-vectors.json`, 'utf8')) as {
+  statuses: Array<{ status: unknown; code: number | null }>;
+  headers: Array<{ name: string; headers: unknown; valid: boolean }>;
+};
+
+test('checkStatus on the shared vectors', () => {
+  for (const v of vectors.statuses) {
+    const got = checkStatus(v.status);
+    if (v.code === null) assert.equal(typeof got, 'string', JSON.stringify(v.status));
+    else assert.equal(got, v.code, JSON.stringify(v.status));
+  }
+});
+
+for (const v of vectors.headers) {
+  test(`checkHeaders on the shared vectors: ${v.name}`, () => {
+    const got = checkHeaders(v.headers);
+    if (v.valid) assert.equal(got, null);
+    else assert.equal(typeof got, 'string');
+  });
+}
 
 test('checkStatus accepts "NNN reason" and returns the code', () => {
   assert.equal(checkStatus('200 OK'), 200);
