@@ -46,6 +46,7 @@ export type MountSettings = Pick<
   | 'limit_request_body'
   | 'forwarded_allow_ips'
   | 'forwarded_headers'
+  | 'forwarded_trust'
   | 'loglevel'
 >;
 
@@ -92,6 +93,7 @@ const MOUNT_KEYS = [
   'limit_request_body',
   'forwarded_allow_ips',
   'forwarded_headers',
+  'forwarded_trust',
   'loglevel',
 ] as const satisfies readonly (keyof MountSettings)[];
 
@@ -120,7 +122,11 @@ function mountBackend(
     fieldSize: settings.limit_request_field_size,
     body: settings.limit_request_body,
   };
-  const proxyTrust = parseProxyTrust(settings.forwarded_allow_ips, settings.forwarded_headers);
+  const proxyTrust = parseProxyTrust(
+    settings.forwarded_allow_ips,
+    settings.forwarded_headers,
+    settings.forwarded_trust,
+  );
   const scriptName = (options.scriptName ?? '').replace(/\/+$/, '');
 
   const serve = (req: Host, res: ServerResponse) => {

@@ -170,6 +170,11 @@ export class PythonBackend implements Backend {
       if (body.kind === 'file') void body.dispose();
       return;
     }
+    // A chunked (or HTTP/2, length-less) body has been received in full, so its length is known: say it
+    // in CONTENT_LENGTH, as Waitress does. Django, Bottle and Radicale read exactly CONTENT_LENGTH bytes
+    // and would see an empty body otherwise; wsgi.input_terminated stays true for those that read to EOF.
+    if (exchange.bodyLength < 0)
+      exchange.environ.CONTENT_LENGTH = String(body.kind === 'file' ? body.length : (body.data?.length ?? 0));
     const id = this.#nextId;
     this.#nextId = id >= 0xffffffff ? 1 : id + 1; // ids are u32 on the wire; 0 is the worker's own
     this.#queue.push({

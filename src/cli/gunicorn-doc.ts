@@ -23,6 +23,19 @@ setting and what nodicorn does with it.
   runs \`--threads\` requests at a time (one by default: Gunicorn's \`sync\` worker, or \`gthread\` with
   threads), so \`--worker-class\` has no equivalent, and \`--keep-alive\` applies to every app. A slow
   client never holds a worker.
+- **Proxy headers.** From \`--forwarded-allow-ips\` peers nodicorn believes \`X-Forwarded-For\` (the
+  client's address) and \`X-Forwarded-Proto\` (the scheme) by default, as Werkzeug's \`ProxyFix\` does
+  with its defaults (Gunicorn believes only the scheme, and keeps \`REMOTE_ADDR\` the proxy's).
+  \`X-Forwarded-Host\`, \`-Port\` and \`-Prefix\` are believed only when listed in \`--forwarded-trust\`
+  (\`--forwarded-trust for,proto,host,prefix\`), and only once your proxy sets or removes them: Nginx
+  passes on any header it is not told to set, so a client's own \`X-Forwarded-Host\` would otherwise set
+  the host of every absolute URL the app builds. Headers not believed are removed from the environ.
+  Earlier nodicorn releases believed all four: **if you relied on \`X-Forwarded-Host\` or
+  \`-Prefix\`, add them to \`--forwarded-trust\`.** See [deploy.md](deploy.md).
+- **\`unix:\` sockets are created 0660** (\`--socket-mode\`, less \`--umask\`), not Gunicorn's 0777:
+  peers on the socket are trusted for proxy headers, so only the server's user and group may connect.
+  The proxy's user must be in that group (or nodicorn run with the proxy's group);
+  \`--socket-mode 0777\` restores Gunicorn's behaviour.
 - **\`--timeout\`** limits one request, not a silent worker: a request running longer gets its worker
   killed (its stacks logged first) and the client a 504.
 - **Unknown or unsupported settings are errors.** Gunicorn ignores names it does not know in

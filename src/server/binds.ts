@@ -50,9 +50,11 @@ export function parseBind(text: string): Bind {
   return { kind: 'tcp', host: host === '' ? '0.0.0.0' : host, port };
 }
 
-/** How a `unix:` bind's socket file is created (`--umask`, and `--user`/`--group` as its owner). */
+/** How a `unix:` bind's socket file is created (`--socket-mode`, `--umask`, `--user`/`--group` as owner). */
 export interface SocketFileOptions {
   readonly umask: number;
+  /** `--socket-mode` as a number (0o660 by default); 0o777 when not given (a bare `listen()`). */
+  readonly mode?: number;
   readonly uid?: number;
   readonly gid?: number;
 }
@@ -85,9 +87,11 @@ export function listen(
     } else if (bind.kind === 'unix') {
       removeStaleSocket(bind.path);
       // The socket file is made by the bind inside listen(): its mode is 0777 less the umask in force
-      // then. As in Gunicorn, that is --umask exactly (0: any local user may connect), and the file
+      // then, so --socket-mode is set through the umask, never by a chmod after (a window in which
+      // anyone may connect). Not Gunicorn's 0777: Unix-socket peers are trusted for proxy headers, so
+      // only the server's user and group (the proxy's, as deployed) may connect by default. The file
       // belongs to the --user/--group the server runs as.
-      const previous = process.umask(socketFile.umask);
+      const previous = process.umask(socketFile.umask | (0o777 & ~(socketFile.mode ?? 0o777)));
       try {
         server.listen({ path: bind.path, backlog }, () => {
           try {

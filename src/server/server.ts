@@ -35,6 +35,7 @@ export type ServerSettings = Pick<
   | 'root_path'
   | 'forwarded_allow_ips'
   | 'forwarded_headers'
+  | 'forwarded_trust'
   | 'certfile'
   | 'keyfile'
   | 'ca_certs'
@@ -43,6 +44,7 @@ export type ServerSettings = Pick<
   | 'proxy_protocol'
   | 'proxy_allow_ips'
   | 'umask'
+  | 'socket_mode'
   | 'backlog'
   | 'health_path'
   | 'pre_request'
@@ -123,7 +125,11 @@ export async function startServer(
     keepAlive: settings.keepalive,
     headerTimeout: settings.header_timeout,
     scriptName: settings.root_path,
-    proxyTrust: parseProxyTrust(settings.forwarded_allow_ips, settings.forwarded_headers),
+    proxyTrust: parseProxyTrust(
+      settings.forwarded_allow_ips,
+      settings.forwarded_headers,
+      settings.forwarded_trust,
+    ),
     ...(settings.proxy_protocol ? { proxyProtocol: parseProxyTrust(settings.proxy_allow_ips) } : {}),
     ...(tls === undefined ? {} : { tls, http2: settings.http2 }),
   };
@@ -144,7 +150,11 @@ export async function startServer(
     );
   if (settings.http2 && tls === undefined)
     log.warning('--http2 has no effect without --certfile: HTTP/2 is offered on TLS binds only');
-  const socketFile: SocketFileOptions = { umask: settings.umask, ...extras.socketOwner };
+  const socketFile: SocketFileOptions = {
+    umask: settings.umask,
+    mode: Number.parseInt(settings.socket_mode, 8),
+    ...extras.socketOwner,
+  };
   const fronts: Front[] = [];
   const addresses: string[] = [];
   try {

@@ -1,6 +1,12 @@
 /** Every setting nodicorn has, declared once. `docs/settings.md` and `--help` are generated from this. */
 
-import { FORWARDED_FAMILIES, type ForwardedFamily, parseProxyTrust } from '../http/forwarded.js';
+import {
+  DEFAULT_FORWARDED_TRUST,
+  FORWARDED_FAMILIES,
+  type ForwardedFamily,
+  parseFieldTrust,
+  parseProxyTrust,
+} from '../http/forwarded.js';
 import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 import { parseStatsdAddress } from '../observability/statsd.js';
@@ -27,6 +33,28 @@ function peerList(value: string): string[] {
     throw new SettingError(error instanceof Error ? error.message : String(error));
   }
   return ips;
+}
+
+/** `--forwarded-trust`: proxy header fields, each optionally `=N` proxies; checked as forwarded.ts reads it. */
+function fieldList(value: string): string[] {
+  const fields = list(value).map((entry) => entry.toLowerCase());
+  try {
+    parseFieldTrust(fields);
+  } catch (error) {
+    throw new SettingError(error instanceof Error ? error.message : String(error));
+  }
+  return fields;
+}
+
+/**
+ * A file mode, octal as chmod reads it (`660`, `0660`, `0o660`), kept as text (`0660`) so that --help and
+ * the settings doc show it as people write it; `Number.parseInt(mode, 8)` is the number.
+ */
+function fileMode(value: string): string {
+  const t = value.trim().toLowerCase().replace(/^0o/, '');
+  if (!/^[0-7]{1,4}$/.test(t) || Number.parseInt(t, 8) > 0o777)
+    throw new SettingError(`expected an octal mode from 0 to 0777 (e.g. 0660), got ${JSON.stringify(value)}`);
+  return `0${Number.parseInt(t, 8).toString(8).padStart(3, '0')}`;
 }
 
 /** A user or group: a name (as in /etc/passwd, /etc/group) or a numeric id; resolved at startup. */
@@ -270,7 +298,7 @@ export const SETTINGS = {
     flag: '--forwarded-allow-ips',
     meta: 'IPS',
     section: 'Proxies',
-    doc: "Peers (IPs, CIDRs, or '*') whose Forwarded / X-Forwarded-For, -Proto, -Host, -Prefix headers are applied; other peers' are removed. Unix-socket peers are trusted.",
+    doc: "Peers (IPs, CIDRs, or '*') whose proxy headers are applied (the fields in --forwarded-trust); other peers' are removed. Unix-socket peers are trusted: the socket is made --socket-mode (0660), so only the proxy's user or group can connect.",
     default: ['127.0.0.1', '::1'] as string[],
     parse: peerList,
   }),
@@ -297,9 +325,18 @@ export const SETTINGS = {
     flag: '--forwarded-headers',
     meta: 'FAMILY',
     section: 'Proxies',
-    doc: "Which proxy headers --forwarded-allow-ips peers are believed for: 'x-forwarded' (X-Forwarded-For, -Proto, -Host, -Prefix; what Nginx, Apache and HAProxy set) or 'forwarded' (RFC 7239). The other family is removed.",
+    doc: "Which proxy headers --forwarded-allow-ips peers are read from: 'x-forwarded' (X-Forwarded-For, -Proto, -Host; what Nginx, Apache and HAProxy set) or 'forwarded' (RFC 7239: for=, proto=, host=). The other family is removed. The port and the prefix come from X-Forwarded-Port and -Prefix in both.",
     default: 'x-forwarded' as ForwardedFamily,
     parse: oneOf(FORWARDED_FAMILIES),
+  }),
+  forwarded_trust: defineSetting({
+    key: 'forwarded_trust',
+    flag: '--forwarded-trust',
+    meta: 'FIELDS',
+    section: 'Proxies',
+    doc: "Which proxy header fields are believed: for (REMOTE_ADDR), proto (wsgi.url_scheme), host (HTTP_HOST, SERVER_NAME), port (SERVER_PORT), prefix (SCRIPT_NAME), each optionally =N for N proxies in front that each add an entry (Werkzeug ProxyFix's counts; the N-th entry from the end is used), or 'none'. host, port and prefix only when your proxy sets or removes those headers: otherwise a client's own would be believed. Headers of other fields are removed.",
+    default: [...DEFAULT_FORWARDED_TRUST],
+    parse: fieldList,
   }),
   root_path: defineSetting({
     key: 'root_path',
@@ -456,9 +493,18 @@ export const SETTINGS = {
     short: '-m',
     meta: 'INT',
     section: 'Server mechanics',
-    doc: 'unix: bind sockets get mode 0777 less this mask (0, the default, lets every local user connect, as in Gunicorn); files the server and its workers create get it on top of the inherited umask. Octal as 0o22 or 022.',
+    doc: 'unix: bind sockets get --socket-mode less this mask; files the server and its workers create get it on top of the inherited umask. Octal as 0o22 or 022.',
     default: 0,
     parse: umask,
+  }),
+  socket_mode: defineSetting({
+    key: 'socket_mode',
+    flag: '--socket-mode',
+    meta: 'MODE',
+    section: 'Server mechanics',
+    doc: "The mode unix: bind sockets are created with (less --umask): 0660 lets the server's user and group connect (make the proxy's user a member of that group, or run nodicorn with the proxy's group: systemd's Group=, --group). Unix-socket peers are trusted for proxy headers, so 0777, Gunicorn's, would let any local user set them. Octal, as chmod reads it.",
+    default: '0660',
+    parse: fileMode,
   }),
   metrics_bind: defineSetting({
     key: 'metrics_bind',

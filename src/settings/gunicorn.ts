@@ -153,7 +153,11 @@ export const GUNICORN_SETTINGS: Readonly<Record<string, GunicornSetting>> = {
   ),
   user: mapped('-u, --user', 'user', 'The whole server drops root after binding, before any app code runs.'),
   group: mapped('-g, --group', 'group'),
-  umask: mapped('-m, --umask', 'umask'),
+  umask: mapped(
+    '-m, --umask',
+    'umask',
+    "unix: sockets get --socket-mode (0660) less the mask, not 0777 less it; --socket-mode 0777 for Gunicorn's.",
+  ),
   initgroups: unsupported('--initgroups', 'Not yet; would come with --user and --group.', [false]),
   tmp_upload_dir: notApplicable(
     '',
@@ -168,7 +172,7 @@ export const GUNICORN_SETTINGS: Readonly<Record<string, GunicornSetting>> = {
   forwarded_allow_ips: mapped(
     '--forwarded-allow-ips',
     'forwarded_allow_ips',
-    "Also CIDRs; FORWARDED_ALLOW_IPS is not read. The default includes ::1, as newer Gunicorns' does.",
+    "Also CIDRs; FORWARDED_ALLOW_IPS is not read. The default includes ::1, as newer Gunicorns' does. Believed from them: X-Forwarded-For and -Proto; -Host, -Port, -Prefix only with --forwarded-trust.",
   ),
   // Logging
   accesslog: mapped('--access-logfile', 'accesslog'),

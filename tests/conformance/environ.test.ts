@@ -1,7 +1,7 @@
 /**
  * One conformance suite, two backends: the same requests go to the TypeScript echo app (in-process) and
  * the Python echo app (worker processes). Each must see the environ PEP 3333 prescribes, and both must
- * see the same one, key for key.
+ * see the same one, key for key, except where a case says why they differ (`perBackend`).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +16,8 @@ interface Case {
   readonly request: string;
   readonly expect: Environ;
   readonly body?: string;
+  /** Keys the backends are meant to see differently, with each one's value (and the reason, in the case). */
+  readonly perBackend?: Readonly<Record<string, { readonly TypeScript: unknown; readonly Python: unknown }>>;
 }
 
 const CASES: Case[] = [
@@ -62,10 +64,13 @@ const CASES: Case[] = [
     body: 'hello',
   },
   {
-    name: 'chunked POST: no CONTENT_LENGTH, the whole body readable',
+    name: 'chunked POST: the whole body readable; CONTENT_LENGTH for Python apps only',
     request:
       'POST /c HTTP/1.1\r\nHost: conf.test\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n',
-    expect: { CONTENT_LENGTH: undefined, HTTP_TRANSFER_ENCODING: 'chunked' },
+    expect: { HTTP_TRANSFER_ENCODING: 'chunked', 'wsgi.input_terminated': true },
+    // A Python worker gets the request once its body has arrived in full, so its length is known (Django
+    // and Bottle read exactly CONTENT_LENGTH bytes); a TypeScript app reads wsgi.input as it arrives.
+    perBackend: { CONTENT_LENGTH: { TypeScript: undefined, Python: '7' } },
     body: 'abcdefg',
   },
   {
@@ -119,6 +124,8 @@ function suite(backend: string, start: () => Promise<RunningNodicorn>): void {
       test(c.name, async () => {
         const { environ, body } = echoed((await rawRequest(server.port, c.request)).text);
         for (const [key, value] of Object.entries(c.expect)) assert.deepEqual(environ[key], value, key);
+        for (const [key, values] of Object.entries(c.perBackend ?? {}))
+          assert.deepEqual(environ[key], values[backend as 'TypeScript' | 'Python'], key);
         assert.equal(body, c.body ?? '');
         for (const [key, value] of Object.entries(environ)) {
           if (key.startsWith('wsgi.') || key === 'wsgi.version') continue;
@@ -144,6 +151,7 @@ describe('conformance: both backends', () => {
       const py = { ...byCase!.get('Python')! };
       for (const e of [ts, py]) {
         for (const key of PER_CONNECTION) delete e[key];
+        for (const key of Object.keys(c.perBackend ?? {})) delete e[key];
         // Without a Host header SERVER_PORT is each test server's own port.
         if (e.HTTP_HOST === undefined) delete e.SERVER_PORT;
       }

@@ -56,6 +56,33 @@ test('a multipart form with a file upload', async () => {
   });
 });
 
+/** A request body sent with Transfer-Encoding: chunked (fetch does so for a stream), one chunk per part. */
+function chunked(parts: readonly string[]): RequestInit {
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (const part of parts) controller.enqueue(encoder.encode(part));
+      controller.close();
+    },
+  });
+  return { method: 'POST', body, duplex: 'half' } as RequestInit;
+}
+
+test('a chunked upload: request.get_data() has it all, and CONTENT_LENGTH says its length', async () => {
+  // Small (held in memory) and past --body-memory-limit (spooled to a file before the worker sees it).
+  for (const size of [30, 1_500_000]) {
+    const parts = ['0123456789', 'x'.repeat(size - 20), '0123456789'];
+    const response = await fetch(`${server.url}/data`, chunked(parts));
+    assert.deepEqual(await response.json(), {
+      size,
+      head: '0123456789',
+      content_length: String(size),
+      transfer_encoding: 'chunked',
+      input_terminated: true,
+    });
+  }
+});
+
 test('a streamed response goes out chunked', async () => {
   const { text } = await rawRequest(server.port, 'GET /stream HTTP/1.1\r\nHost: flask.test\r\n\r\n');
   assert.match(text, /\r\nTransfer-Encoding: chunked\r\n/);

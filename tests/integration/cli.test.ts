@@ -71,21 +71,24 @@ test('proxy headers: applied from a trusted peer (loopback by default), removed 
     'GET /p HTTP/1.1\r\nHost: internal\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Prefix: /mount\r\nConnection: close\r\n\r\n';
   const environOf = (text: string) =>
     (JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { environ: Record<string, string> }).environ;
-  const trusted = await startNodicorn([`${repoRoot}dist/examples/echo.js:app`]);
-  try {
-    const env = environOf((await rawRequest(trusted.port, request)).text);
-    assert.deepEqual(
-      [env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME, env.SERVER_PORT],
-      ['203.0.113.9', 'https', '/mount', '443'],
-    );
-  } finally {
-    await trusted.stop();
+  const app = `${repoRoot}dist/examples/echo.js:app`;
+  // By default the client and the scheme; the prefix only with --forwarded-trust.
+  for (const [args, prefix] of [
+    [[], ''],
+    [['--forwarded-trust', 'for,proto,prefix'], '/mount'],
+  ] as const) {
+    const trusted = await startNodicorn([...args, app]);
+    try {
+      const env = environOf((await rawRequest(trusted.port, request)).text);
+      assert.deepEqual(
+        [env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME, env.SERVER_PORT],
+        ['203.0.113.9', 'https', prefix, '443'],
+      );
+    } finally {
+      await trusted.stop();
+    }
   }
-  const untrusted = await startNodicorn([
-    '--forwarded-allow-ips',
-    '10.9.9.9',
-    `${repoRoot}dist/examples/echo.js:app`,
-  ]);
+  const untrusted = await startNodicorn(['--forwarded-allow-ips', '10.9.9.9', app]);
   try {
     const env = environOf((await rawRequest(untrusted.port, request)).text);
     assert.deepEqual([env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME], ['127.0.0.1', 'http', '']);

@@ -3,6 +3,10 @@
  * front of nodicorn serving examples/echo.py, over TCP and over a Unix socket, with real TLS at the proxy.
  * The client connects from 127.0.0.2 while the proxies reach nodicorn from 127.0.0.1 (or a Unix socket),
  * so REMOTE_ADDR = 127.0.0.2 shows that X-Forwarded-For was applied, not merely ignored.
+ *
+ * Two nodicorns per transport: one with the default --forwarded-trust (for,proto), behind the usual Nginx
+ * server block, where a client's own X-Forwarded-Host and -Prefix must change nothing (issue 11 point 3);
+ * and one with `--forwarded-trust for,proto,host,prefix`, behind the blocks that set those headers.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -49,8 +53,13 @@ const socketPath = join(dir, 'nodicorn.sock');
 let cert: string;
 let key: string;
 const blocks = docBlocks(`${repoRoot}docs/deploy.md`);
+const fullSocketPath = join(dir, 'nodicorn-full.sock');
+/** What the documented prefix and Apache configurations run nodicorn with. */
+const FULL_TRUST = ['--forwarded-trust', 'for,proto,host,prefix'];
 let tcp: RunningNodicorn;
 let unix: RunningNodicorn;
+let tcpFull: RunningNodicorn;
+let unixFull: RunningNodicorn;
 
 before(async () => {
   if (skipNginx && skipApache) return;
@@ -58,14 +67,19 @@ before(async () => {
   chmodSync(dir, 0o755);
   ({ cert, key } = makeCertificate('', 'example.com', dir));
   const app = ['--chdir', examples, 'echo:application'];
-  [tcp, unix] = await Promise.all([startNodicorn(app), startNodicorn(app, { bind: [`unix:${socketPath}`] })]);
-  // As the documented socket unit makes it: owned by root, group www-data, mode 0660.
-  if (asRoot) chownSync(socketPath, 0, gid(WEB_USER));
-  chmodSync(socketPath, 0o660);
+  [tcp, unix, tcpFull, unixFull] = await Promise.all([
+    startNodicorn(app),
+    startNodicorn(app, { bind: [`unix:${socketPath}`] }),
+    startNodicorn([...FULL_TRUST, ...app]),
+    startNodicorn([...FULL_TRUST, ...app], { bind: [`unix:${fullSocketPath}`] }),
+  ]);
+  // As the documented socket unit makes it: owned by root, group www-data, mode 0660 (nodicorn's own
+  // mode too, so only the owner changes).
+  for (const path of [socketPath, fullSocketPath]) if (asRoot) chownSync(path, 0, gid(WEB_USER));
 });
 
 after(async () => {
-  await Promise.all([tcp?.stop(), unix?.stop()]);
+  await Promise.all([tcp?.stop(), unix?.stop(), tcpFull?.stop(), unixFull?.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -76,22 +90,35 @@ function gid(group: string): number {
 const certs = (text: string) =>
   substitute(text, { '/etc/ssl/certs/example.com.pem': cert, '/etc/ssl/private/example.com.key': key });
 
-function nginxConfig(upstream: 'tcp' | 'unix', port: number): string {
+type Trust = 'default' | 'full';
+
+/** The nodicorn each configuration is documented for: the default trust, or `FULL_TRUST`. */
+function upstreamOf(upstream: 'tcp' | 'unix', trust: Trust): { port: number; path: string } {
+  if (upstream === 'tcp') return { port: (trust === 'default' ? tcp : tcpFull).port, path: '' };
+  return { port: 0, path: trust === 'default' ? socketPath : fullSocketPath };
+}
+
+function nginxConfig(upstream: 'tcp' | 'unix', trust: Trust, port: number): string {
+  const to = upstreamOf(upstream, trust);
   const backend =
     upstream === 'tcp'
-      ? substitute(block(blocks, 'nginx-upstream-tcp'), { '127.0.0.1:8000': `127.0.0.1:${tcp.port}` })
-      : substitute(block(blocks, 'nginx-upstream-unix'), { '/run/nodicorn/nodicorn.sock': socketPath });
-  const server = substitute(certs(block(blocks, 'nginx-server')), {
-    'listen 443 ssl': `listen 127.0.0.1:${port} ssl`,
-  });
+      ? substitute(block(blocks, 'nginx-upstream-tcp'), { '127.0.0.1:8000': `127.0.0.1:${to.port}` })
+      : substitute(block(blocks, 'nginx-upstream-unix'), { '/run/nodicorn/nodicorn.sock': to.path });
+  const server = substitute(
+    certs(block(blocks, trust === 'default' ? 'nginx-server' : 'nginx-server-prefix')),
+    {
+      'listen 443 ssl': `listen 127.0.0.1:${port} ssl`,
+    },
+  );
   return `${backend}\n${server}`;
 }
 
 function apacheConfig(upstream: 'tcp' | 'unix', port: number): string {
+  const to = upstreamOf(upstream, 'full');
   const backend =
     upstream === 'tcp'
-      ? substitute(block(blocks, 'apache-backend-tcp'), { '127.0.0.1:8000': `127.0.0.1:${tcp.port}` })
-      : substitute(block(blocks, 'apache-backend-unix'), { '/run/nodicorn/nodicorn.sock': socketPath });
+      ? substitute(block(blocks, 'apache-backend-tcp'), { '127.0.0.1:8000': `127.0.0.1:${to.port}` })
+      : substitute(block(blocks, 'apache-backend-unix'), { '/run/nodicorn/nodicorn.sock': to.path });
   const vhost = substitute(certs(block(blocks, 'apache-vhost')), { '*:443': `*:${port}` });
   return `${backend}\n${vhost}`;
 }
@@ -124,9 +151,13 @@ function getThrough(port: number, path: string, headers: Record<string, string> 
   });
 }
 
-/** What every documented proxy configuration must give the application. */
-async function checkProxy(proxy: RunningProxy): Promise<void> {
-  const detail = () => `\nproxy log:\n${proxy.log()}\nnodicorn log:\n${tcp.log()}${unix.log()}`;
+/**
+ * What every documented proxy configuration must give the application. `trust`: whether this nodicorn
+ * believes X-Forwarded-Host and -Prefix (and the configuration sets them, with the app under /app/).
+ */
+async function checkProxy(proxy: RunningProxy, trust: Trust): Promise<void> {
+  const detail = () =>
+    `\nproxy log:\n${proxy.log()}\nnodicorn log:\n${[tcp, unix, tcpFull, unixFull].map((n) => n.log()).join('')}`;
 
   const env = await getThrough(proxy.port, '/hello?x=1');
   assert.equal(env['wsgi.url_scheme'], 'https', `scheme, from X-Forwarded-Proto${detail()}`);
@@ -136,8 +167,9 @@ async function checkProxy(proxy: RunningProxy): Promise<void> {
   assert.deepEqual([env.SERVER_NAME, env.SERVER_PORT], ['example.com', '8443']);
   assert.deepEqual([env.SCRIPT_NAME, env.PATH_INFO, env.QUERY_STRING], ['', '/hello', 'x=1']);
 
-  // The proxies append to the client's X-Forwarded-For and nodicorn takes the last entry, theirs; every
-  // other proxy header is replaced or removed by the configuration.
+  // The proxies append to the client's X-Forwarded-For and nodicorn takes the last entry, theirs. A
+  // client's X-Forwarded-Host and -Prefix either reach a nodicorn that does not believe them (the usual
+  // Nginx config passes them on) or are replaced by the proxy's own.
   const spoofed = await getThrough(proxy.port, '/hello', SPOOFED);
   assert.equal(
     spoofed.HTTP_X_FORWARDED_FOR,
@@ -148,8 +180,15 @@ async function checkProxy(proxy: RunningProxy): Promise<void> {
   assert.equal(spoofed.HTTP_FORWARDED, undefined, 'Forwarded from the client is not passed on');
   assert.equal(spoofed['wsgi.url_scheme'], 'https');
   assert.equal(spoofed.HTTP_HOST, HOST, 'a client-made X-Forwarded-Host is not used');
-  assert.equal(spoofed.SERVER_NAME, 'example.com');
+  assert.deepEqual([spoofed.SERVER_NAME, spoofed.SERVER_PORT], ['example.com', '8443']);
   assert.equal(spoofed.SCRIPT_NAME, '', 'a client-made X-Forwarded-Prefix is not used');
+  if (trust === 'default')
+    assert.deepEqual(
+      [spoofed.HTTP_X_FORWARDED_HOST, spoofed.HTTP_X_FORWARDED_PREFIX],
+      [undefined, undefined],
+      'headers nodicorn does not believe are not left for the app to believe',
+    );
+  if (trust === 'default') return;
 
   const mounted = await getThrough(proxy.port, '/app/hello/world?y=2', SPOOFED);
   assert.deepEqual(
@@ -159,41 +198,57 @@ async function checkProxy(proxy: RunningProxy): Promise<void> {
   );
   assert.equal(mounted.REMOTE_ADDR, CLIENT);
   assert.equal(mounted['wsgi.url_scheme'], 'https');
+  assert.deepEqual([mounted.HTTP_HOST, mounted.SERVER_NAME], [HOST, 'example.com']);
 }
 
 async function withProxy(
   start: (dir: string, port: number) => Promise<RunningProxy>,
   name: string,
+  trust: Trust,
 ): Promise<void> {
   const proxyDir = mkdtempSync(join(dir, `${name}-`));
   chmodSync(proxyDir, 0o755);
   const proxy = await start(proxyDir, await freePort());
   try {
-    await checkProxy(proxy);
+    await checkProxy(proxy, trust);
   } finally {
     await proxy.stop();
   }
 }
 
-test('nginx (TLS) → nodicorn over TCP, with the documented config', { skip: skipNginx }, () =>
-  withProxy((d, port) => startNginx(d, port, nginxConfig('tcp', port)), 'nginx-tcp'),
-);
-
-test('nginx (TLS) → nodicorn over the Unix socket, with the documented config', { skip: skipNginx }, () =>
-  withProxy((d, port) => startNginx(d, port, nginxConfig('unix', port)), 'nginx-unix'),
-);
-
-test(
-  'Apache mod_proxy_http (TLS) → nodicorn over TCP, with the documented config',
-  { skip: skipApache },
-  () => withProxy((d, port) => startApache(d, port, apacheConfig('tcp', port)), 'apache-tcp'),
-);
-
-test(
-  'Apache mod_proxy_http (TLS) → nodicorn over the Unix socket, with the documented config',
-  { skip: skipApache },
-  () => withProxy((d, port) => startApache(d, port, apacheConfig('unix', port)), 'apache-unix'),
-);
+for (const upstream of ['tcp', 'unix'] as const) {
+  const over = upstream === 'tcp' ? 'over TCP' : 'over the Unix socket';
+  test(
+    `nginx (TLS) → nodicorn ${over}, usual config: a client's X-Forwarded-Host/-Prefix change nothing`,
+    { skip: skipNginx },
+    () =>
+      withProxy(
+        (d, port) => startNginx(d, port, nginxConfig(upstream, 'default', port)),
+        `nginx-${upstream}`,
+        'default',
+      ),
+  );
+  test(
+    `nginx (TLS) → nodicorn ${over}, prefix config and --forwarded-trust host,prefix: the proxy's apply`,
+    { skip: skipNginx },
+    () =>
+      withProxy(
+        (d, port) => startNginx(d, port, nginxConfig(upstream, 'full', port)),
+        `nginx-prefix-${upstream}`,
+        'full',
+      ),
+  );
+  test(
+    `Apache mod_proxy_http (TLS) → nodicorn ${over}, with the documented config`,
+    { skip: skipApache },
+    () =>
+      withProxy(
+        (d, port) => startApache(d, port, apacheConfig(upstream, port)),
+        `apache-${upstream}`,
+        'full',
+      ),
+  );
+}
 
 test('proxy headers from a peer not in --forwarded-allow-ips are ignored and removed', async () => {
   const server = await startNodicorn([

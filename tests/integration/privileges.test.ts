@@ -100,14 +100,16 @@ test('an unknown user or group is a setting error at startup', () => {
   assert.match(check.stderr, /no such user/);
 });
 
-test('--umask: the unix socket file gets exactly 0777 less the mask; 0 (the default) leaves it 0777', async () => {
+test('a unix socket is created 0660 by default (its peers are trusted for proxy headers); --socket-mode less --umask otherwise', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nodicorn-umask-'));
   for (const [args, mode] of [
+    [[], 0o660],
     [['--umask', '0o117'], 0o660],
-    [['-m', '007'], 0o770],
-    [[], 0o777],
+    [['--socket-mode', '0777'], 0o777],
+    [['--socket-mode', '0o777', '-m', '007'], 0o770],
+    [['--socket-mode', '600'], 0o600],
   ] as const) {
-    const socket = join(dir, `s${mode.toString(8)}.sock`);
+    const socket = join(dir, `s${args.join('')}.sock`);
     const server = await startNodicorn([...args, TS_ECHO], { bind: [`unix:${socket}`] });
     try {
       assert.equal(statSync(socket).mode & 0o777, mode, `${args.join(' ')} → ${mode.toString(8)}`);
