@@ -37,7 +37,7 @@ export function completeEnviron(exchange: Exchange, errors: WsgiErrors): Environ
   const hasBody = exchange.bodyLength !== 0;
   return addWsgiKeys(
     exchange.environ,
-    new BodyReader(hasBody ? exchange.req : null, exchange.bodyLimit),
+    new BodyReader(hasBody ? exchange.req : null, exchange.bodyLimit, () => exchange.req.rawTrailers),
     errors,
   );
 }
