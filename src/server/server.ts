@@ -138,9 +138,9 @@ export async function startServer(
   const postRequest = settings.post_request;
   if (postRequest !== null)
     unsubscribe.push(
-      subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) =>
-        callHook(log, 'post_request', postRequest, r.environ, r.status),
-      ),
+      subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) => {
+        if (!r.refused) callHook(log, 'post_request', postRequest, r.environ, r.status);
+      }),
     );
   if (settings.http2 && tls === undefined)
     log.warning('--http2 has no effect without --certfile: HTTP/2 is offered on TLS binds only');
