@@ -64,6 +64,10 @@ export class PythonBackend implements Backend {
   /** While starting: settles once the first generation is ready, or the app failed to load. */
   #booting: { resolve(): void; reject(error: Error): void } | null = null;
   #queue: Dispatch[] = [];
+  /** Entries of #queue dropped where they stood (their client left): skipped, then compacted away. */
+  #holes = 0;
+  /** A pump is scheduled for the next turn of the event loop (HTTP/2 requests wait for it). */
+  #pumpScheduled = false;
   #nextId = 1;
   #closing = false;
   #watcher: FSWatcher | null = null;
@@ -177,18 +181,59 @@ export class PythonBackend implements Backend {
       exchange.environ.CONTENT_LENGTH = String(body.kind === 'file' ? body.length : (body.data?.length ?? 0));
     const id = this.#nextId;
     this.#nextId = id >= 0xffffffff ? 1 : id + 1; // ids are u32 on the wire; 0 is the worker's own
-    this.#queue.push({
+    const dispatch: Dispatch = {
       id,
       exchange,
       body,
+      queued: true,
       started: 0,
       timedOut: false,
       discard: false,
       spool: null,
       owed: 0,
       stalledSince: 0,
+    };
+    this.#queue.push(dispatch);
+    // A client that leaves while its request waits (an HTTP/2 stream reset, a closed connection) takes
+    // it out of the queue at once, body and all: a flood of such requests holds nothing.
+    exchange.writer.response.once('close', () => {
+      if (dispatch.queued && exchange.writer.clientGone) this.#unqueue(dispatch);
     });
-    this.#pump();
+    // HTTP/2 (RFC 9113 §5.4.2, CVE-2023-44487 "rapid reset"): a client may open a stream and reset it in
+    // the same packet. node:http2 hands over the request before it reads the RST_STREAM behind it, so
+    // a stream is handed to a worker only on the next turn of the event loop, once the rest of what
+    // arrived with it has been read: a stream reset by then never reaches a worker.
+    if (exchange.req.httpVersionMajor === 2) this.#schedulePump();
+    else this.#pump();
+  }
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** Drops a request that waits in the queue, and the body it holds. */
+  #unqueue(dispatch: Dispatch): void {
+    dispatch.queued = false;
+    dispatch.discard = true;
+    if (dispatch.body.kind === 'file') void dispatch.body.dispose();
+    dispatch.body = NO_BODY;
+    const queue = this.#queue;
+    if (queue[queue.length - 1] === dispatch) queue.pop();
+    else if (queue[0] === dispatch) queue.shift();
+    else if (++this.#holes > 64 && this.#holes * 2 > queue.length) {
+      this.#queue = queue.filter((d) => d.queued);
+      this.#holes = 0;
+    }
+    if (this.#queue.length === this.#holes) {
+      this.#queue.length = 0;
+      this.#holes = 0;
+    }
+    this.#checkDrained();
   }
 
   /** Reports the pool (queue depth, busy and idle workers, restarts) to /metrics. */
@@ -202,7 +247,7 @@ export class PythonBackend implements Backend {
         workers++;
         if (w.inFlight.size > 0) busy++;
       }
-      return { queued: this.#queue.length, workers, busy };
+      return { queued: this.#queue.length - this.#holes, workers, busy };
     };
   }
 
@@ -229,7 +274,7 @@ export class PythonBackend implements Backend {
     // No new workers from here on; the ready ones serve what is queued until the grace period ends.
     this.#apply({ type: 'stop' });
     this.#watcher?.close();
-    if (this.#queue.length > 0 || this.#busy()) {
+    if (this.#queue.length > this.#holes || this.#busy()) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((r) => {
@@ -241,7 +286,12 @@ export class PythonBackend implements Backend {
       ]);
       clearTimeout(timer);
     }
-    for (const dispatch of this.#queue.splice(0)) dispatch.exchange.writer.fail(503);
+    for (const dispatch of this.#queue.splice(0)) {
+      if (!dispatch.queued) continue;
+      dispatch.queued = false;
+      dispatch.exchange.writer.fail(503);
+    }
+    this.#holes = 0;
     const exits = [...this.#workers.values()].map(
       (worker) =>
         new Promise<void>((r) => (worker.state === 'dead' ? r() : worker.child.once('exit', () => r()))),
@@ -258,7 +308,7 @@ export class PythonBackend implements Backend {
 
   /** While closing: resolves the wait once nothing is queued or running (a crash can end the last request). */
   #checkDrained(): void {
-    if (this.#drained !== null && this.#queue.length === 0 && !this.#busy()) this.#drained();
+    if (this.#drained !== null && this.#queue.length === this.#holes && !this.#busy()) this.#drained();
   }
 
   #busy(): boolean {
@@ -352,6 +402,7 @@ export class PythonBackend implements Backend {
       exit: (worker, code, signal, unstarted) => {
         const record = this.#supervisor.workers.get(id);
         this.#workers.delete(id);
+        for (const dispatch of unstarted) dispatch.queued = true;
         this.#queue.unshift(...unstarted);
         if (this.#booting !== null && record?.phase === 'booting') {
           const booting = this.#booting;
@@ -421,6 +472,11 @@ export class PythonBackend implements Backend {
       }
       if (best === null) break;
       const dispatch = queue.shift()!;
+      if (!dispatch.queued) {
+        this.#holes--;
+        continue;
+      }
+      dispatch.queued = false;
       if (dispatch.exchange.writer.clientGone) {
         if (dispatch.body.kind === 'file') void dispatch.body.dispose();
         continue;

@@ -42,7 +42,10 @@ const WHOLE_DIRECT = 64 * 1024;
 export interface Dispatch {
   readonly id: number;
   readonly exchange: Exchange;
-  readonly body: ReceivedBody;
+  /** The request body; NO_BODY once a request dropped from the queue has let it go. */
+  body: ReceivedBody;
+  /** Waiting in the pool's queue (not handed to a worker, not dropped). */
+  queued: boolean;
   /** When the worker started it (ms, monotonic); 0 while it waits behind another request. */
   started: number;
   timedOut: boolean;

@@ -38,6 +38,16 @@ setting and what nodicorn does with it.
   \`--socket-mode 0777\` restores Gunicorn's behaviour.
 - **\`--timeout\`** limits one request, not a silent worker: a request running longer gets its worker
   killed (its stacks logged first) and the client a 504.
+- **Request methods.** Node's HTTP parser (llhttp) accepts only the methods it knows: on Node 20, ACL,
+  BIND, CHECKOUT, COPY, DELETE, GET, HEAD, LINK, LOCK, M-SEARCH, MERGE, MKACTIVITY, MKCALENDAR, MKCOL,
+  MOVE, NOTIFY, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PURGE, PUT, QUERY, REBIND, REPORT, SEARCH,
+  SOURCE, SUBSCRIBE, TRACE, UNBIND, UNLINK, UNLOCK and UNSUBSCRIBE (CONNECT gets 405: this is not a
+  proxy). Gunicorn passes any token to the app; here any other method (\`FOO\`, \`VERSION-CONTROL\`) gets
+  400 before an app sees it, and a raw byte above 0x7F in the request target does too (RFC 3986 wants it
+  percent-encoded). Such requests are logged like every other response: a line in the access log, and the
+  reason in the error log at \`info\` (see [logging.md](logging.md)).
+- **Header limits** are Gunicorn's, counted as Gunicorn counts them: \`--limit-request-field_size\` (8190)
+  covers a field line with its CRLF, \`--limit-request-fields\` (100), \`--limit-request-line\` (4094).
 - **Unknown or unsupported settings are errors.** Gunicorn ignores names it does not know in
   \`gunicorn.conf.py\`; nodicorn refuses them (naming the closest setting), and refuses settings it cannot
   honour rather than ignoring them. Values that ask for what nodicorn does anyway (\`worker_class =

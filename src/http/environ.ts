@@ -117,3 +117,50 @@ export function buildEnviron(head: RequestHead, conn: ConnectionFacts, options: 
   env['wsgi.url_scheme'] = conn.scheme;
   return env;
 }
+
+/** Request headers a refused request's log line may show (Gunicorn's default format and the JSON one). */
+const REFUSED_HEADERS: Readonly<Record<string, string>> = {
+  'user-agent': 'HTTP_USER_AGENT',
+  referer: 'HTTP_REFERER',
+  'x-request-id': 'HTTP_X_REQUEST_ID',
+};
+
+/**
+ * What the access log knows of a request the server refused itself, before any app: the request line as
+ * far as it was read (`-` for what was not), the peer, and the few headers the default formats show.
+ * Pure; never given to an app.
+ */
+export function refusedEnviron(
+  method: string,
+  rawTarget: string,
+  protocol: string,
+  conn: ConnectionFacts,
+  rawHeaders: readonly string[] = [],
+): CgiEnviron {
+  const env: Record<string, string> = {
+    REQUEST_METHOD: method,
+    RAW_URI: rawTarget,
+    SERVER_PROTOCOL: protocol,
+    REMOTE_ADDR: conn.remoteAddress,
+    REMOTE_PORT: conn.remotePort,
+  };
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const key = REFUSED_HEADERS[rawHeaders[i]!.toLowerCase()];
+    if (key !== undefined && env[key] === undefined) env[key] = rawHeaders[i + 1]!;
+  }
+  return env as CgiEnviron;
+}
+
+/** RFC 9112 §3: `method SP request-target SP HTTP-version`, at the start of what a refused client sent. */
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}) ([^ \r\n]{1,8190}) (HTTP\/\d\.\d)\r?\n/;
+
+/**
+ * The request line of bytes llhttp refused (its error's `rawPacket`, read as latin-1), or dashes when
+ * they do not start with one (the error came later in the head, or the line is not one at all).
+ */
+export function refusedRequestLine(raw: string): { method: string; target: string; protocol: string } {
+  const m = REQUEST_LINE.exec(raw);
+  return m === null
+    ? { method: '-', target: '-', protocol: '-' }
+    : { method: m[1]!, target: m[2]!, protocol: m[3]! };
+}

@@ -3,7 +3,7 @@
  * node:http2 hands the header list flattened like node:http's rawHeaders, with the pseudo-headers
  * (`:method`, `:path`, `:scheme`, `:authority`) among them; those never become HTTP_* keys.
  */
-import type { CheckedHead, RequestLimits } from './request-checks.js';
+import { type CheckedHead, fieldLineLength, type RequestLimits } from './request-checks.js';
 import { parseRequestTarget } from './request-target.js';
 
 export interface H2Head {
@@ -63,7 +63,7 @@ export function checkH2RequestHead(head: H2Head, limits: RequestLimits): Checked
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    if (name.length + value.length + 2 > limits.fieldSize)
+    if (fieldLineLength(name, value) > limits.fieldSize)
       return reject(431, `header field longer than ${limits.fieldSize} bytes`);
     if (name === 'content-length') contentLength = value;
   }

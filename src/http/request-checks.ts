@@ -9,7 +9,10 @@ export interface RequestLimits {
   readonly requestLine: number;
   /** Max number of header fields (--limit-request-fields). → 431 */
   readonly fields: number;
-  /** Max bytes of one header field, name + ": " + value (--limit-request-field_size). → 431 */
+  /**
+   * Max bytes of one header field line as Gunicorn counts it, `name: value` and its CRLF
+   * (--limit-request-field_size). → 431
+   */
   readonly fieldSize: number;
   /** Max bytes of a request body (--limit-request-body); 0 means unlimited. → 413 */
   readonly body: number;
@@ -28,6 +31,14 @@ const reject = (status: Rejection['status'], reason: string): CheckedHead => ({
   ok: false,
   rejection: { status, reason },
 });
+
+/**
+ * The bytes of a field line as Gunicorn counts them against --limit-request-field_size: `name: value`
+ * and its CRLF (llhttp hands the value without the whitespace around it, so one space is assumed).
+ */
+export function fieldLineLength(name: string, value: string): number {
+  return name.length + value.length + 4;
+}
 
 export function checkRequestHead(
   method: string,
@@ -50,14 +61,17 @@ export function checkRequestHead(
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i]!;
     const value = rawHeaders[i + 1]!;
-    if (name.length + value.length + 2 > limits.fieldSize) {
+    if (fieldLineLength(name, value) > limits.fieldSize) {
       return reject(431, `header field longer than ${limits.fieldSize} bytes`);
     }
     // Only names of the right length are lowered: this loop runs for every header of every request.
     if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
     else if (name.length === 12 && name.toLowerCase() === 'content-type') contentTypes++;
     else if (name.length === 14 && name.toLowerCase() === 'content-length') contentLength = value;
-    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') transferEncoding = value;
+    // RFC 9110 §5.3: several field lines are one list, as if sent on one line ("gzip" then "chunked" is
+    // "gzip, chunked", not "chunked").
+    else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding')
+      transferEncoding = transferEncoding === undefined ? value : `${transferEncoding}, ${value}`;
   }
   // RFC 9112 §3.2: exactly one Host in HTTP/1.1; never two in any version.
   if (hosts > 1) return reject(400, 'more than one Host header');
@@ -77,4 +91,36 @@ export function checkRequestHead(
   const target = parseRequestTarget(url, method);
   if (target === null) return reject(400, `request target ${JSON.stringify(url.slice(0, 100))} not accepted`);
   return { ok: true, target };
+}
+
+/**
+ * Fields that must not come in a trailer section because they would change how the request is framed,
+ * routed or authenticated (RFC 9110 §6.5.1; Gunicorn refuses Host, Content-Length and Transfer-Encoding
+ * there). Trailers never reach the environ, but a proxy in front may have read them otherwise. Fields
+ * the RFC only advises against (Content-Type, Vary: Gunicorn's corpus valid/012) are left alone.
+ */
+const FORBIDDEN_TRAILERS = new Set([
+  'authorization',
+  'connection',
+  'content-length',
+  'cookie',
+  'expect',
+  'host',
+  'keep-alive',
+  'max-forwards',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** The first field in `rawTrailers` (flattened: name, value, …) that may not be a trailer, or null. */
+export function forbiddenTrailer(rawTrailers: readonly string[]): string | null {
+  for (let i = 0; i < rawTrailers.length; i += 2) {
+    const name = rawTrailers[i]!;
+    if (FORBIDDEN_TRAILERS.has(name.toLowerCase())) return name;
+  }
+  return null;
 }

@@ -25,11 +25,23 @@ export function parseRequestTarget(target: string, method: string): RequestTarge
   const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(target);
   if (m === null) return null;
   const rest = target.slice(m[0].length);
-  const authority = m[1] ?? '';
+  const authority = hostOfAuthority(m[1] ?? '');
+  if (authority === null) return null;
   if (rest === '' || rest.charCodeAt(0) !== 0x2f) {
     return splitOrigin(`/${rest}`, authority);
   }
   return splitOrigin(rest, authority);
+}
+
+/**
+ * The `host[:port]` of an absolute-form target's authority, without its userinfo (RFC 9110 §4.2.4: it is
+ * deprecated in http(s) URIs and never names the host); null when what is left is not a valid host and
+ * port (RFC 3986 §3.2.2), or is empty (RFC 9110 §4.2.1).
+ */
+function hostOfAuthority(authority: string): string | null {
+  const host = authority.slice(authority.lastIndexOf('@') + 1);
+  const parts = host === '' ? null : splitHostPort(host);
+  return parts === null || parts.name === '' ? null : host;
 }
 
 function splitOrigin(target: string, authority: string | null): RequestTarget {
@@ -71,11 +83,14 @@ export function percentDecode(path: string): string {
   return out + path.slice(from);
 }
 
+const IP_LITERAL = /^\[(?:[0-9A-Fa-f:.]+|v[0-9A-Fa-f]+\.[A-Za-z0-9._~!$&'()*+,;=:-]+)\]$/;
+
 /** Splits `host[:port]` or `[v6]:port`; null when it is not a valid Host value. */
 export function splitHostPort(value: string): { name: string; port: string } | null {
   if (value.charCodeAt(0) === 0x5b /* [ */) {
     const close = value.indexOf(']');
-    if (close === -1) return null;
+    // RFC 3986 §3.2.2 IP-literal: an IPv6 address (hex digits, colons, an IPv4 tail) or IPvFuture.
+    if (close === -1 || !IP_LITERAL.test(value.slice(0, close + 1))) return null;
     const after = value.slice(close + 1);
     if (after !== '' && !/^:\d*$/.test(after)) return null;
     return { name: value.slice(0, close + 1), port: after.slice(1) };

@@ -14,8 +14,16 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 export interface RequestRecord {
   /** The server that took the request (subscribers of one server filter on it). */
   readonly source: object;
-  /** The request's CGI environ, as the backend got it (a TypeScript app's gets its wsgi.* keys too). */
+  /**
+   * The request's CGI environ, as the backend got it (a TypeScript app's gets its wsgi.* keys too); for a
+   * refused request, only what the server could read of it (environ.ts refusedEnviron).
+   */
   readonly environ: Readonly<Record<string, string>>;
+  /**
+   * The server answered the request itself (malformed, over a limit, CONNECT): no app saw it, and the
+   * post_request hook does not run for it.
+   */
+  readonly refused: boolean;
   /** Wall-clock time the request head was handled (ms since the epoch). */
   readonly receivedMs: number;
   /** performance.now() at the same moment. */

@@ -54,7 +54,10 @@ export class H2ResponseWriter extends ResponseWriter {
   }
 
   override get clientGone(): boolean {
-    return this.#stream.destroyed && !this.#stream.writableFinished;
+    // A stream the client reset has its writable side ended by node:http2 as it closes (writableFinished
+    // is true then too): only a stream that closed with NO_ERROR after its response ended is complete.
+    const stream = this.#stream;
+    return stream.destroyed && (stream.rstCode !== constants.NGHTTP2_NO_ERROR || !stream.writableFinished);
   }
 
   protected override writeHead(code: number, reason: string, flat: string[], close: boolean): void {

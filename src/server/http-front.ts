@@ -15,12 +15,14 @@ import http2, {
 import https from 'node:https';
 import type { Server as NetServer, Socket } from 'node:net';
 import type { CgiEnviron } from '../contract/types.js';
-import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
+import { buildEnviron, type ConnectionFacts, refusedEnviron, refusedRequestLine } from '../http/environ.js';
 import { applyProxyHeaders, type ProxyTrust } from '../http/forwarded.js';
 import { checkH2RequestHead, h2RequestHead } from '../http/h2-request.js';
 import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
+import { escapeLogValue } from '../observability/access-log.js';
 import { type RequestRecord, requestFinish, requestStart } from '../observability/channels.js';
 import type { Logger } from '../observability/logger.js';
+import { RateLimitedLog } from '../observability/rate-limited.js';
 import type { Backend } from './backend.js';
 import { H2ResponseWriter } from './h2-response-writer.js';
 import { answerHealth } from './health.js';
@@ -113,8 +115,38 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
   const state = { draining: false };
   const factsOf = unixPath === '' ? connectionFacts : (socket: Socket) => unixFacts(socket, unixPath);
 
-  const reject = (req: ServerRequest, writer: ResponseWriter, status: number, reason: string) => {
-    log.debug(`rejected ${req.method} ${req.url?.slice(0, 200)}: ${reason}`);
+  // Every response the server makes itself, before any app, is logged like the app's: a line in the
+  // access log, and its reason in the error log at info (at most REFUSALS_PER_WINDOW lines a window, as a
+  // flood of bad requests would otherwise be a flood of lines).
+  const refusals = new RateLimitedLog((line) => log.info(line), {
+    lines: REFUSALS_PER_WINDOW,
+    windowMs: REFUSALS_WINDOW_MS,
+    what: 'refused requests',
+  });
+  const refused = (environ: CgiEnviron, status: number, reason: string) => {
+    const { REQUEST_METHOD: method, RAW_URI: target, REMOTE_ADDR: peer } = environ;
+    refusals.log(
+      `Refused ${escapeLogValue(`${method} ${target!.slice(0, 200)}`)} from ${peer || 'unix socket'}: ` +
+        `${status} ${escapeLogValue(reason)}`,
+    );
+  };
+
+  const reject = (
+    req: ServerRequest,
+    writer: ResponseWriter,
+    status: number,
+    reason: string,
+    facts: ConnectionFacts,
+  ) => {
+    const environ = refusedEnviron(
+      req.method ?? '-',
+      req.url ?? '-',
+      `HTTP/${req.httpVersion}`,
+      facts,
+      req.rawHeaders,
+    );
+    refused(environ, status, reason);
+    if (requestFinish.hasSubscribers || requestStart.hasSubscribers) publish(source, environ, writer, true);
     writer.fail(status);
   };
 
@@ -136,6 +168,7 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
         new ResponseWriter(req, res, log),
         checked.rejection.status,
         checked.rejection.reason,
+        factsOf(req.socket),
       );
     if (state.draining) res.shouldKeepAlive = false;
     // Health checks are the server's: no app, no access log, no metrics (a probe every few seconds
@@ -170,7 +203,8 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     const checked = checkH2RequestHead(head, limits);
     if (!checked.ok) {
       const writer = new H2ResponseWriter(req, res, log, length);
-      return reject(req, writer, checked.rejection.status, checked.rejection.reason);
+      const facts = factsOf(stream.session!.socket as Socket);
+      return reject(req, writer, checked.rejection.status, checked.rejection.reason, facts);
     }
     if (head.path === healthPath) return answerHealth(req, res, !state.draining && backend.healthy());
     if (expectsContinue) res.writeContinue();
@@ -233,8 +267,12 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
   }
   // CONNECT: this server is not a proxy.
   server.on('connect', (req: ServerRequest, socket: Socket | Http2ServerResponse) => {
-    log.debug(`refused CONNECT ${req.url?.slice(0, 200)}`);
-    if (req.httpVersionMajor === 2) {
+    const h2 = req.httpVersionMajor === 2;
+    const peer = h2 ? ((req as Http2ServerRequest).stream.session!.socket as Socket) : (socket as Socket);
+    const environ = refusedEnviron('CONNECT', req.url ?? '-', `HTTP/${req.httpVersion}`, factsOf(peer));
+    refused(environ, 405, 'CONNECT: this server is not a proxy');
+    publishNow(source, environ, 405, 0);
+    if (h2) {
       const res = socket as Http2ServerResponse;
       res.writeHead(405, { allow: ALLOWED_METHODS }).end();
       return;
@@ -261,13 +299,17 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       socket.writable &&
       (inResponse == null || inResponse.headersSent !== true)
     ) {
-      if (status !== 408)
-        log.debug(`malformed request from ${socket.remoteAddress}: ${err.code} ${err.message}`);
       const body = `${reasonPhrase(status)}\n`;
       socket.end(
         `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nConnection: close\r\nContent-Type: text/plain\r\n` +
           `Content-Length: ${body.length}\r\n\r\n${body}`,
       );
+      // What llhttp refused never became a request object: the log line is made from the bytes it saw.
+      const raw = (err as { rawPacket?: Buffer }).rawPacket;
+      const line = refusedRequestLine(raw === undefined ? '' : raw.toString('latin1', 0, 8400));
+      const environ = refusedEnviron(line.method, line.target, line.protocol, factsOf(socket));
+      refused(environ, status, `${err.code ?? 'error'}: ${err.message}`);
+      publishNow(source, environ, status, body.length);
     }
     socket.destroySoon();
   });
@@ -406,11 +448,24 @@ function acceptProxyProtocol(
 
 const NO_HEADERS: readonly string[] = [];
 
-/** Publishes the request on the channels, now and once its response is over (sent in full or cut short). */
-function publish(source: object, environ: Record<string, string>, writer: ResponseWriter): void {
+/** Lines about refused requests the error log gets per window, at most (the rest are counted). */
+const REFUSALS_PER_WINDOW = 20;
+const REFUSALS_WINDOW_MS = 10_000;
+
+/**
+ * Publishes the request on the channels, now and once its response is over (sent in full or cut short).
+ * `refused`: the server answered it itself, and no app saw it.
+ */
+function publish(
+  source: object,
+  environ: Record<string, string>,
+  writer: ResponseWriter,
+  refused = false,
+): void {
   const record: RequestRecord = {
     source,
     environ,
+    refused,
     receivedMs: Date.now(),
     start: performance.now(),
     status: 0,
@@ -426,6 +481,25 @@ function publish(source: object, environ: Record<string, string>, writer: Respon
     record.responseHeaders = writer.sentHeaders;
     requestFinish.publish(record);
   });
+}
+
+/** Publishes a response the server wrote itself, straight onto the socket, as started and finished. */
+function publishNow(source: object, environ: Record<string, string>, status: number, bytes: number): void {
+  if (!requestFinish.hasSubscribers && !requestStart.hasSubscribers) return;
+  const start = performance.now();
+  const record: RequestRecord = {
+    source,
+    environ,
+    refused: true,
+    receivedMs: Date.now(),
+    start,
+    status,
+    bytes,
+    durationMs: 0,
+    responseHeaders: NO_HEADERS,
+  };
+  if (requestStart.hasSubscribers) requestStart.publish(record);
+  requestFinish.publish(record);
 }
 
 function unixFacts(socket: Socket, path: string): ConnectionFacts {

@@ -39,7 +39,7 @@ export function completeEnviron(exchange: Exchange, errors: WsgiErrors): Environ
   const hasBody = exchange.bodyLength !== 0;
   return addWsgiKeys(
     exchange.environ,
-    new BodyReader(hasBody ? exchange.req : null, exchange.bodyLimit),
+    new BodyReader(hasBody ? exchange.req : null, exchange.bodyLimit, () => exchange.req.rawTrailers),
     errors,
   );
 }
@@ -76,7 +76,28 @@ export class InProcessBackend implements Backend {
     return true;
   }
 
+  /** HTTP/2 requests waiting for the next turn of the event loop. */
+  #deferred: Exchange[] = [];
+
   handle(exchange: Exchange): void {
+    // HTTP/2 (RFC 9113 §5.4.2, CVE-2023-44487 "rapid reset"): a client may open a stream and reset it in
+    // the same packet, and node:http2 hands over the request before it reads the RST_STREAM behind it.
+    // The app is called on the next turn of the event loop, once that has been read: a stream reset by
+    // then never reaches the app.
+    if (exchange.req.httpVersionMajor === 2) {
+      if (this.#deferred.push(exchange) === 1) setImmediate(this.#runDeferred);
+      return;
+    }
+    this.#run(exchange);
+  }
+
+  readonly #runDeferred = (): void => {
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const exchange of deferred) if (!exchange.writer.clientGone) this.#run(exchange);
+  };
+
+  #run(exchange: Exchange): void {
     const environ = completeEnviron(exchange, this.#errors);
     const pending = runApp(this.#app, environ, exchange.writer, this.#log);
     if (pending !== undefined) {

@@ -16,6 +16,7 @@ import { constants } from 'node:fs';
 import { type FileHandle, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { forbiddenTrailer } from '../http/request-checks.js';
 import { AnonymousFile } from './anonymous-file.js';
 import { HttpError } from './http-error.js';
 import type { ServerRequest } from './response-writer.js';
@@ -192,6 +193,11 @@ class Receiver {
 
   #onEnd = (): void => {
     if (this.#settled) return;
+    const trailer = forbiddenTrailer(this.req.rawTrailers);
+    if (trailer !== null) {
+      this.#fail(new HttpError(400, `${JSON.stringify(trailer.slice(0, 50))} is not allowed in a trailer`));
+      return;
+    }
     this.#ended = true;
     const block = this.#block;
     const last = block === null ? null : this.#fill === block.length ? block : block.subarray(0, this.#fill);

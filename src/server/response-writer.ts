@@ -273,6 +273,7 @@ export class ResponseWriter {
     this.headersSent = true;
     this.done = true;
     this.#bodyless = this.#req.method === 'HEAD';
+    if (!this.#bodyless) this.bytesSent = Buffer.byteLength(body);
     const head = [
       'Content-Type',
       'text/plain; charset=utf-8',

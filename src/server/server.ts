@@ -8,10 +8,12 @@ import { GUNICORN_FORMAT, subscribeAccessLog } from '../observability/access-log
 import { REQUEST_FINISH, type RequestRecord, subscribeFor } from '../observability/channels.js';
 import type { Logger, LogSink } from '../observability/logger.js';
 import { type Metrics, subscribeMetrics } from '../observability/metrics.js';
+import { RateLimitedLog } from '../observability/rate-limited.js';
 import { type StatsdClient, subscribeStatsdRequests } from '../observability/statsd.js';
 import type { Settings } from '../settings/definitions.js';
 import type { Backend } from './backend.js';
 import { activatedSockets, listen, parseBind, type SocketFileOptions } from './binds.js';
+import { connectionCap, openDescriptors, openFileLimit } from './fd-limit.js';
 import { answerHealth } from './health.js';
 import { callHook } from './hooks.js';
 import { createFront, type Front } from './http-front.js';
@@ -49,7 +51,49 @@ export type ServerSettings = Pick<
   | 'health_path'
   | 'pre_request'
   | 'post_request'
+  | 'workers'
 >;
+
+/** Lines about dropped connections per window, at most (the rest are counted). */
+const DROPS_PER_WINDOW = 5;
+const DROPS_WINDOW_MS = 10_000;
+
+/**
+ * Logs the open-file limit and caps the connections the binds take a little below it (fd-limit.ts), so
+ * that running out of descriptors costs clients a logged drop, never a silent reset, and the server
+ * keeps the descriptors it needs itself. The cap is shared out evenly between the binds.
+ */
+function capConnections(fronts: readonly Front[], workers: number, log: Logger): void {
+  const limit = openFileLimit();
+  if (limit === null) return;
+  const cap = connectionCap(limit.soft, openDescriptors(), workers);
+  const hard = Number.isFinite(limit.hard) ? String(limit.hard) : 'unlimited';
+  if (!Number.isFinite(cap)) {
+    log.info(`Open-file limit: unlimited (hard ${hard}); connections are not capped`);
+    return;
+  }
+  const each = Math.max(1, Math.floor(cap / fronts.length));
+  log.info(
+    `Open-file limit: ${limit.soft} (hard ${hard}); accepting at most ${each} connections at once` +
+      (fronts.length > 1 ? ` per bind (${fronts.length} binds)` : '') +
+      ' (raise it with `ulimit -n` or LimitNOFILE= for more)',
+  );
+  const drops = new RateLimitedLog((line) => log.warning(line), {
+    lines: DROPS_PER_WINDOW,
+    windowMs: DROPS_WINDOW_MS,
+    what: 'dropped connections',
+  });
+  for (const front of fronts) {
+    front.server.maxConnections = each;
+    front.server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      const from = data?.remoteAddress === undefined ? '' : ` from ${data.remoteAddress}:${data.remotePort}`;
+      drops.log(
+        `Dropped a connection${from}: ${each} connections are open, the most the open-file limit ` +
+          `(${limit.soft}) leaves room for`,
+      );
+    });
+  }
+}
 
 /** TLS options from the settings: none without --certfile; client certificates per --cert-reqs. */
 function tlsOptions(settings: ServerSettings): https.ServerOptions | undefined {
@@ -144,9 +188,9 @@ export async function startServer(
   const postRequest = settings.post_request;
   if (postRequest !== null)
     unsubscribe.push(
-      subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) =>
-        callHook(log, 'post_request', postRequest, r.environ, r.status),
-      ),
+      subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) => {
+        if (!r.refused) callHook(log, 'post_request', postRequest, r.environ, r.status);
+      }),
     );
   if (settings.http2 && tls === undefined)
     log.warning('--http2 has no effect without --certfile: HTTP/2 is offered on TLS binds only');
@@ -174,6 +218,8 @@ export async function startServer(
     for (const off of unsubscribe) off();
     throw error;
   }
+
+  capConnections(fronts, settings.workers, log);
 
   let draining = false;
   const metricsServer =

@@ -4,9 +4,11 @@
  * Reading past the body limit fails with a 413 HttpError.
  */
 import type { Bytes, WsgiInput } from '../contract/types.js';
+import { forbiddenTrailer } from '../http/request-checks.js';
 import { HttpError } from './http-error.js';
 
 const EMPTY = new Uint8Array(0);
+const NO_TRAILERS: readonly string[] = [];
 const LF = 0x0a;
 /**
  * Chunks smaller than this are copied into blocks of BLOCK bytes: a body sent as many tiny chunks, held
@@ -25,10 +27,17 @@ export class BodyReader implements WsgiInput {
   #tailFill = 0;
   readonly #limit: number;
 
-  /** `source` is null for a request without a body; `limit` 0 means unlimited. */
-  constructor(source: AsyncIterable<Uint8Array> | null, limit = 0) {
+  /** The request's trailer fields (flattened), read once the body has ended. */
+  readonly #trailers: (() => readonly string[]) | undefined;
+
+  /**
+   * `source` is null for a request without a body; `limit` 0 means unlimited; `trailers` gives the
+   * trailer fields once the body has ended (a request's `rawTrailers`).
+   */
+  constructor(source: AsyncIterable<Uint8Array> | null, limit = 0, trailers?: () => readonly string[]) {
     this.#source = source === null ? null : source[Symbol.asyncIterator]();
     this.#limit = limit;
+    this.#trailers = trailers;
   }
 
   async read(size = -1): Promise<Bytes> {
@@ -78,6 +87,10 @@ export class BodyReader implements WsgiInput {
     const next = await this.#source.next();
     if (next.done === true) {
       this.#source = null;
+      // RFC 9110 §6.5.1: a request whose trailers carry framing, routing or authentication is malformed.
+      const trailer = forbiddenTrailer(this.#trailers?.() ?? NO_TRAILERS);
+      if (trailer !== null)
+        throw new HttpError(400, `${JSON.stringify(trailer.slice(0, 50))} is not allowed in a trailer`);
       return false;
     }
     const chunk = next.value;

@@ -181,7 +181,7 @@ export const SETTINGS = {
     flag: '--limit-request-field_size',
     meta: 'BYTES',
     section: 'Security',
-    doc: 'Largest header field (name and value) accepted; larger ones get 431.',
+    doc: 'Largest header field line accepted, counted as Gunicorn counts it (`name: value` and its CRLF); larger ones get 431.',
     default: 8190,
     parse: integer(1, 1 << 20),
   }),

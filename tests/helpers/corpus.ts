@@ -77,6 +77,8 @@ export function expectedEnviron(req: CorpusRequest): {
     if (key === 'HTTP_HOST' && absolute !== null) continue; // the absolute target's authority wins
     has[key] = has[key] === undefined ? value : `${has[key]},${value}`;
   }
+  // RFC 9110 §4.2.4: an absolute target's userinfo never names the host.
+  if (absolute !== null) has.HTTP_HOST = absolute[1]!.slice(absolute[1]!.lastIndexOf('@') + 1);
   return { has, lacks, body: Buffer.from(req.body, 'base64').toString('latin1') };
 }
 

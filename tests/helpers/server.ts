@@ -29,6 +29,8 @@ export interface StartOptions {
   /** Bind given explicitly (e.g. a unix socket); default 127.0.0.1:0. */
   readonly bind?: readonly string[];
   readonly timeoutMs?: number;
+  /** A command that runs the server (and replaces itself with it: `prlimit --nofile=256:256`). */
+  readonly wrap?: readonly string[];
 }
 
 export async function startNodicorn(
@@ -36,7 +38,14 @@ export async function startNodicorn(
   options: StartOptions = {},
 ): Promise<RunningNodicorn> {
   const binds = options.bind ?? ['127.0.0.1:0'];
-  const child = spawn(process.execPath, [cliPath, ...args, ...binds.flatMap((b) => ['-b', b])], {
+  const command = [
+    ...(options.wrap ?? []),
+    process.execPath,
+    cliPath,
+    ...args,
+    ...binds.flatMap((b) => ['-b', b]),
+  ];
+  const child = spawn(command[0]!, command.slice(1), {
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

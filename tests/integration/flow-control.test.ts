@@ -10,7 +10,8 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { fixtures } from '../helpers/paths.js';
+import { rapidReset } from '../helpers/h2-raw.js';
+import { fixtures, repoRoot } from '../helpers/paths.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
@@ -299,6 +300,67 @@ describe('HTTP/2', () => {
       assert.equal(body, 'hello');
     } finally {
       session.destroy();
+      await server.stop();
+    }
+  });
+
+  /** One GET over HTTP/2; its body. */
+  async function h2Get(port: number, path: string): Promise<string> {
+    const session = http2.connect(`https://127.0.0.1:${port}`, { rejectUnauthorized: false });
+    session.on('error', () => {});
+    try {
+      const stream = session.request({ ':path': path });
+      let body = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      await new Promise<void>((resolve, reject) => {
+        stream.once('end', () => resolve());
+        stream.once('error', reject);
+      });
+      return body;
+    } finally {
+      session.destroy();
+    }
+  }
+
+  // Issue 11.5: 10 sessions x 500 streams, each HEADERS then RST_STREAM in the same packet, against an
+  // app that takes 20 ms a request. Measured before the fix: 1,000 of 1,000 such streams ran in the Python
+  // app (node:http2 ends a reset stream's writable side, so it read as a complete response, never as a
+  // client gone); after: 0 of 20,000.
+  const SESSIONS = 10;
+  const STREAMS = 500;
+  const BOUND = (SESSIONS * STREAMS) / 50; // 2 %
+
+  test('rapid reset: streams opened and reset at once do not run in the Python app', async (t) => {
+    const { cert, key } = makeCertificate('nodicorn-flow-h2-');
+    const { server, events } = await startFlow(['-w', '2', '--certfile', cert, '--keyfile', key, '--http2']);
+    try {
+      await rapidReset(server.port, SESSIONS, STREAMS, '/slow/20');
+      // The queue is FIFO: once a request sent after the flood is answered, every stream of the flood
+      // that was going to start has started.
+      assert.equal(await h2Get(server.port, '/hello'), 'hello');
+      const ran = count(events(), 'start /slow/20');
+      t.diagnostic(`${ran} of ${SESSIONS * STREAMS} reset streams ran in the app`);
+      assert.ok(ran <= BOUND, `${ran} of ${SESSIONS * STREAMS} reset streams ran in the app`);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('rapid reset: streams opened and reset at once do not run in a TypeScript app', async (t) => {
+    const { cert, key } = makeCertificate('nodicorn-flow-h2-');
+    const server = await startNodicorn([
+      `${repoRoot}dist/tests/fixtures/apps/slow.js:app`,
+      ...['--certfile', cert, '--keyfile', key, '--http2'],
+    ]);
+    try {
+      await rapidReset(server.port, SESSIONS, STREAMS, '/slow/20');
+      const ran = Number(await h2Get(server.port, '/started'));
+      t.diagnostic(`${ran} of ${SESSIONS * STREAMS} reset streams ran in the app`);
+      assert.ok(ran <= BOUND, `${ran} of ${SESSIONS * STREAMS} reset streams ran in the app`);
+    } finally {
       await server.stop();
     }
   });

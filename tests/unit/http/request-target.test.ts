@@ -48,3 +48,23 @@ test('Host values', () => {
   assert.equal(splitHostPort('h:port'), null);
   assert.equal(splitHostPort('[::1'), null);
 });
+
+test('absolute-form: userinfo never reaches the authority (RFC 9110 §4.2.4)', () => {
+  assert.deepEqual(parseRequestTarget('http://user:pass@example.com:8080/foo?q=1', 'GET'), {
+    path: '/foo',
+    query: 'q=1',
+    authority: 'example.com:8080',
+  });
+  assert.equal(parseRequestTarget('http://a@b@h.test/', 'GET')?.authority, 'h.test');
+  assert.equal(parseRequestTarget('http://[::1]:8080/x', 'GET')?.authority, '[::1]:8080');
+});
+
+test('absolute-form with an invalid or empty authority is refused (Gunicorn corpus invalid/016)', () => {
+  assert.equal(parseRequestTarget('s://]ufd/:', 'PUT'), null);
+  assert.equal(parseRequestTarget('http:///x', 'GET'), null);
+  assert.equal(parseRequestTarget('http://user@/x', 'GET'), null);
+  assert.equal(parseRequestTarget('http://h.test:8o/x', 'GET'), null);
+  assert.equal(parseRequestTarget('http://[a b]/x', 'GET'), null);
+  assert.equal(splitHostPort('[zz]:80'), null);
+  assert.deepEqual(splitHostPort('[v1.x]:80'), { name: '[v1.x]', port: '80' });
+});
