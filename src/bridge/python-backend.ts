@@ -260,10 +260,7 @@ export class PythonBackend implements Backend {
       clearTimeout(timer);
     }
     for (const dispatch of this.#queue.splice(0)) dispatch.exchange.writer.fail(503);
-    const exits = [...this.#workers].map(
-      (worker) =>
-        new Promise<void>((r) => (worker.state === 'dead' ? r() : worker.child.once('exit', () => r()))),
-    );
+    const exits = [...this.#workers].map((worker) => worker.gone);
     for (const worker of this.#workers) {
       worker.retire();
       if (worker.inFlight.size > 0) worker.kill('SIGKILL');
@@ -314,7 +311,11 @@ export class PythonBackend implements Backend {
           failed = true;
           settle(counted);
           for (const w of booting) w.kill();
-          reject(new AppLoadFailed(`the application could not be loaded:\n${traceback.trimEnd()}`));
+          // One line when the reference names nothing loadable; the traceback when importing the app raised.
+          const why = traceback.trimEnd();
+          reject(
+            new AppLoadFailed(`the application could not be loaded:${why.includes('\n') ? '\n' : ' '}${why}`),
+          );
         },
         exit: (worker, code, signal, unstarted) => {
           if (
@@ -382,7 +383,10 @@ export class PythonBackend implements Backend {
     },
     loadFailed: (worker, traceback) => {
       this.#bootFailures++;
-      this.#log.error(`Worker (pid:${worker.pid}) failed to load the application:\n${traceback.trimEnd()}`);
+      const why = traceback.trimEnd();
+      this.#log.error(
+        `Worker (pid:${worker.pid}) failed to load the application:${why.includes('\n') ? '\n' : ' '}${why}`,
+      );
     },
     idle: (worker) => {
       if (worker.state === 'ready' && worker.served >= worker.maxRequests) {
@@ -443,7 +447,7 @@ export class PythonBackend implements Backend {
     const grace = this.#settings.graceful_timeout * 1000;
     const timer = setTimeout(() => worker.kill('SIGKILL'), grace);
     timer.unref();
-    worker.child.once('exit', () => clearTimeout(timer));
+    void worker.gone.then(() => clearTimeout(timer));
   }
 
   /** Hands queued requests to workers: a free thread first (least busy), else a flowing worker's queue. */

@@ -11,7 +11,15 @@ export interface LoadResult {
 export async function runLoad(
   port: number,
   path: string,
-  options: { connections: number; durationMs: number; maxRequests?: number },
+  options: {
+    connections: number;
+    durationMs: number;
+    maxRequests?: number;
+    /** Clients stop sending once it is aborted. */
+    signal?: AbortSignal;
+    /** Called at each complete response (any status). */
+    onResponse?: () => void;
+  },
 ): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const deadline = Date.now() + options.durationMs;
@@ -24,6 +32,7 @@ export async function runLoad(
       const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
         res.resume();
         res.on('end', () => {
+          options.onResponse?.();
           if (res.statusCode === 200) ok++;
           else failures.push(`status ${res.statusCode}`);
           resolve();
@@ -40,7 +49,7 @@ export async function runLoad(
       });
     });
   const client = async () => {
-    while (Date.now() < deadline && sent < cap) {
+    while (Date.now() < deadline && sent < cap && options.signal?.aborted !== true) {
       sent++;
       await one();
     }

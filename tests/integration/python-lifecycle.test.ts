@@ -264,18 +264,61 @@ describe('memory stays bounded', () => {
   });
 });
 
-describe('workers and SIGTERM', () => {
-  test('a worker sent SIGTERM (as systemd does to the whole group) finishes its request, then is replaced', async () => {
+describe('signals to the whole process group', () => {
+  // systemd's default KillMode=control-group, `tini -g`, `kill -- -PGID` and a terminal's Ctrl-C signal
+  // every process of the group: the workers get the signal too, and must leave the drain to Node.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    test(`${signal} to the process group under load: every request in flight or queued is served, exit 0`, async () => {
+      const server = await startNodicorn(
+        ['--chdir', PY, 'faults:application', '-w', '2', '--graceful-timeout', '30'],
+        { detached: true },
+      );
+      const workers = await pids(server.port, 10);
+      const stopLoad = new AbortController();
+      const slow = get(server.port, '/sleep/0.5');
+      let responses = 0;
+      let underLoad!: () => void;
+      const loaded = new Promise<void>((resolve) => {
+        underLoad = resolve;
+      });
+      // 16 keep-alive clients for 2 workers: at any time 2 requests run and up to 14 wait in Node's queue.
+      const load = runLoad(server.port, '/sleep/0.02', {
+        connections: 16,
+        durationMs: 60_000,
+        signal: stopLoad.signal,
+        onResponse: () => {
+          if (++responses === 40) underLoad();
+        },
+      });
+      await loaded;
+      const code = await server.stop(signal, 40_000);
+      stopLoad.abort();
+      const result = await load;
+      assert.equal(code, 0, server.log());
+      assert.deepEqual(await slow, { ...(await slow), status: 200, body: 'slept' });
+      // Once the listener has closed, new connections are refused; no request that reached the server
+      // failed (a 502 from a worker that stopped, a 503 from the queue left behind).
+      const failed = result.failures.filter((f) => f !== 'ECONNREFUSED');
+      assert.deepEqual(failed, [], server.log());
+      assert.ok(result.ok > 16, `only ${result.ok} requests completed`);
+      assert.doesNotMatch(server.log(), /exited \(|while serving|WORKER TIMEOUT/);
+      assert.match(server.log(), /Shutdown complete/);
+      // The workers stopped at the end of their socket, before the server exited.
+      for (const pid of workers) assert.throws(() => process.kill(Number(pid), 0), { code: 'ESRCH' });
+    });
+  }
+
+  test('a worker sent TERM, INT or HUP alone ignores it: it finishes its request and goes on serving', async () => {
+    // A worker cannot tell a signal sent to it alone from one sent to its whole group, so it ignores
+    // both; Node decides when workers stop (HUP or TTOU to the server, --max-requests).
     const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '1']);
     try {
       const pid = Number((await get(server.port, '/pid')).body);
-      const slow = get(server.port, '/sleep/1');
-      await sleep(300);
-      process.kill(pid, 'SIGTERM');
+      const slow = get(server.port, '/sleep/0.3');
+      for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.kill(pid, signal);
       assert.deepEqual(await slow, { ...(await slow), status: 200, body: 'slept' });
-      await server.waitForLog(new RegExp(`Worker \\(pid:${pid}\\) exited \\(code 0\\); starting a new one`));
-      const next = Number((await get(server.port, '/pid')).body);
-      assert.notEqual(next, pid);
+      assert.equal(Number((await get(server.port, '/pid')).body), pid);
+      assert.doesNotMatch(server.log(), /exited/);
     } finally {
       await server.stop();
     }
