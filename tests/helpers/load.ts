@@ -8,6 +8,9 @@ export interface LoadResult {
   readonly failures: string[];
 }
 
+/** The failure recorded for a request sent on a kept-alive connection that the server had just closed. */
+export const STALE_CONNECTION = 'ECONNRESET on a reused keep-alive connection';
+
 export async function runLoad(
   port: number,
   path: string,
@@ -44,7 +47,9 @@ export async function runLoad(
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (e: NodeJS.ErrnoException) => {
-        failures.push(e.code ?? e.message);
+        // A reset of an idle keep-alive connection the server closed as the request went out: the server
+        // never saw the request (HTTP/1.1's keep-alive race; Node's docs say to retry it), told apart.
+        failures.push(req.reusedSocket && e.code === 'ECONNRESET' ? STALE_CONNECTION : (e.code ?? e.message));
         resolve();
       });
     });

@@ -244,7 +244,7 @@ describe('faults stay local', () => {
       cwd: dir,
     });
     try {
-      for (let i = 1; i <= 3; i++) {
+      for (let i = 1; i <= 2; i++) {
         const response = await get(exiting.port, '/');
         assert.equal(response.status, 200);
         assert.equal(response.body.length, 4 << 20);
