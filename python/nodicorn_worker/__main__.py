@@ -10,9 +10,20 @@ import signal
 import sys
 import traceback
 
-from .loader import load_app
+from .loader import AppImportError, load_app
 from .protocol import LOADFAIL, READY
 from .worker import Connection, Worker
+
+# Node is the supervisor and the end of the protocol socket is a worker's one stop signal. These come to
+# the whole process group (systemd's KillMode=control-group, `tini -g`, `kill -- -PGID`, a terminal's
+# Ctrl-C or hangup) and must not stop a worker under the request it is serving while Node drains. A
+# worker cannot tell such a signal from one sent to it alone, so it ignores both (docs/python-apps.md).
+IGNORED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def ignore(signum, frame):
+    """A handler that does nothing, rather than SIG_IGN: processes the app starts get the default
+    dispositions back at exec, and nothing is raised in the middle of a request."""
 
 
 def on_abort(hooks):
@@ -34,12 +45,17 @@ def main():
         args.pop(0)
     config = json.loads(args[0])
     age = int(args[1]) if len(args) > 1 else 0
-    # The supervisor decides when workers stop: Ctrl-C in a terminal reaches the whole process group, and
-    # a worker must not die under a request it is serving while Node drains.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in IGNORED:
+        signal.signal(signum, ignore)
     # On a request timeout Node sends SIGABRT first: this prints every thread's stack to the error log.
     faulthandler.enable(all_threads=True)
-    conn = Connection(int(config.get("fd", 3)))
+    fd = int(config.get("fd", 3))
+    # The socket is this process's alone: a program the app runs must not inherit it (nor, forked, keep a
+    # copy), else Node would not see it close when this worker exits.
+    os.set_inheritable(fd, False)
+    conn = Connection(fd)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=conn.sock.close)
     hooks = None
     try:
         if "hooks" in config:
@@ -48,7 +64,12 @@ def main():
             hooks = Hooks(config, age)
             hooks.call("post_fork", hooks.post_fork, hooks.server, hooks.worker)
         app = load_app(config["module"], config["attr"], config.get("chdir", ""), config.get("pythonpath", []))
+    except AppImportError as error:
+        # The reference names nothing loadable (no such module or attribute): one line, as Gunicorn says it.
+        conn.send_frame(LOADFAIL, 0, str(error).encode("utf-8", "replace"))
+        sys.exit(3)
     except BaseException:
+        # Importing the app raised: the traceback is what the user needs.
         conn.send_frame(LOADFAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
         sys.exit(3)
     per_request = None
@@ -63,7 +84,6 @@ def main():
     ready = {"pid": os.getpid(), "python": sys.version.split()[0]}
     conn.send_frame(READY, 0, json.dumps(ready).encode())
     worker = Worker(app, conn, int(config.get("threads", 1)), bool(config.get("multiprocess", False)), per_request)
-    signal.signal(signal.SIGTERM, worker.on_sigterm)
     try:
         worker.serve()
     finally:
@@ -71,6 +91,29 @@ def main():
         if hooks is not None:
             hooks.worker.alive = False
             hooks.call("worker_exit", hooks.worker_exit, hooks.server, hooks.worker)
+    if conn.gone:
+        quiet()
+        return
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:
+        quiet()  # Node died while this worker was idle: its pipes are gone too
+
+
+def quiet():
+    """Node went away: the stdout and stderr pipes it read went with it. Exit 0 without a word rather than
+    with Python's "Exception ignored ... BrokenPipeError" when they are flushed at exit."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+        try:
+            os.dup2(null, stream.fileno())
+        except (OSError, ValueError):
+            pass
 
 
 if __name__ == "__main__":

@@ -70,7 +70,10 @@ class Connection:
         self.windows = {}
         self.credit = threading.Condition(threading.Lock())
         self.threaded = False
+        # Node closed its end (or died): nothing more will come.
         self.eof = False
+        # Node cannot be written to any more: frames are dropped, requests stop at their next chunk.
+        self.gone = False
 
     def read_frame(self):
         """The next frame as (type, id, payload memoryview), or None at end of stream."""
@@ -90,8 +93,12 @@ class Connection:
                 want = total - have
             else:
                 want = 9 - have
-            chunk = self.sock.recv(max(want, 65536))
+            try:
+                chunk = self.sock.recv(max(want, 65536))
+            except OSError:
+                chunk = b""  # Node is gone (ECONNRESET): the same as the end of the stream
             if not chunk:
+                self.eof = True
                 return None
             if not buf and len(chunk) >= 9:
                 length, kind, rid = FRAME_HEADER.unpack_from(chunk, 0)
@@ -108,8 +115,12 @@ class Connection:
         self.buf = bytearray()
         view = memoryview(frame)
         while have < total:
-            n = self.sock.recv_into(view[have:])
+            try:
+                n = self.sock.recv_into(view[have:])
+            except OSError:
+                n = 0
             if n == 0:
+                self.eof = True
                 return None
             have += n
         return kind, rid, view[9:]
@@ -122,7 +133,7 @@ class Connection:
         if now < self.next_poll:
             return rid in self.cancelled
         self.next_poll = now + CANCEL_POLL_INTERVAL
-        while select.select((self.sock,), (), (), 0)[0]:
+        while self.buffered() or select.select((self.sock,), (), (), 0)[0]:
             got = self.read_frame()
             if got is None:
                 self.eof = True
@@ -130,6 +141,11 @@ class Connection:
                 break
             self.take_in(got, rid)
         return rid in self.cancelled
+
+    def buffered(self):
+        """Whether a whole frame is already read, in the buffer (select() cannot see those)."""
+        buf = self.buf
+        return len(buf) >= 9 and len(buf) >= 4 + U32.unpack_from(buf, 0)[0]
 
     def take_in(self, got, running):
         """Single-threaded loop, while `running` runs: a frame that is not for now is kept or applied."""
@@ -165,6 +181,8 @@ class Connection:
     def take_credit(self, rid, want):
         """Up to `want` bytes of `rid`'s window, waiting for CREDIT while it is empty; 0 once the request
         is cancelled or Node is gone."""
+        if self.gone:
+            return 0
         if not self.threaded:
             windows = self.windows
             while True:
@@ -198,32 +216,64 @@ class Connection:
             self.cancelled.add(rid)
 
     def send(self, *parts):
+        """Writes one frame (its parts back to back). Once Node is gone it is dropped: a worker whose
+        master died has nobody to answer, and its requests stop at their next chunk (take_credit is 0)."""
         total = sum(len(p) for p in parts)
         with self.lock:
-            sent = self.sock.sendmsg(parts)
-            if sent < total:
-                self.sock.sendall(b"".join(parts)[sent:])
+            if self.gone:
+                return
+            try:
+                sent = self.sock.sendmsg(parts)
+                if sent < total:
+                    self.sock.sendall(b"".join(parts)[sent:])
+            except OSError:
+                self.lost()
+
+    def lost(self):
+        """Node cannot be written to (EPIPE, ECONNRESET): it died or closed the socket on us."""
+        self.gone = True
+        self.eof = True
+        self.wake()
 
     def send_frame(self, kind, rid, payload=b""):
         self.send(frame_header(kind, rid, len(payload)), payload)
 
-    def sendfile(self, rid, fd, offset, count):
-        """Sends `count` bytes of a file as BODY frames, kernel to socket (os.sendfile), no copy in Python.
-        Each block within the request's credit; stops early when the request is cancelled."""
+    def sendfile(self, rid, fd, offset, count, poll_cancel):
+        """Sends `count` bytes of a file from `offset` as BODY frames, kernel to socket (os.sendfile), no
+        copy in Python. Each block within the request's credit; stops at a cancel between blocks. Returns
+        the bytes sent."""
+        sent = 0
         while count > 0:
             block = self.take_credit(rid, min(count, SENDFILE_BLOCK))
             if block == 0:
-                return
+                break
             with self.lock:
-                self.sock.sendall(frame_header(BODY, rid, block))
-                left = block
-                while left > 0:
-                    n = os.sendfile(self.fd, fd, offset, left)
-                    if n == 0:
-                        raise IOError("file shrank while it was being sent")
-                    offset += n
-                    left -= n
+                if self.gone:
+                    break
+                short = False
+                try:
+                    self.sock.sendall(frame_header(BODY, rid, block))
+                    left = block
+                    while left > 0:
+                        n = os.sendfile(self.fd, fd, offset, left)
+                        if n == 0:
+                            # The file shrank under us. The frame announced `block` bytes: pad them, so
+                            # the stream stays in step for the other requests, and fail this one.
+                            self.sock.sendall(bytes(left))
+                            short = True
+                            break
+                        offset += n
+                        left -= n
+                except OSError:
+                    self.lost()
+                    break
+            if short:
+                raise IOError("the file shrank while it was being sent")
+            sent += block
             count -= block
+            if count > 0 and poll_cancel(rid):
+                break
+        return sent
 
 
 class Call:
@@ -312,7 +362,7 @@ class Call:
             head = self.head_payload()
             self.sent = len(body)
             return (frame_header(WHOLE, self.rid, 4 + len(head) + len(body)), U32.pack(len(head)), head, body)
-        if type(result) is FileWrapper and self.sendfile(result):
+        if type(result) is FileWrapper and self.sendfile(result, poll_cancel):
             return (frame_header(END, self.rid, 0),)
         rid = self.rid
         for chunk in result:
@@ -330,20 +380,38 @@ class Call:
             return (frame_header(WHOLE, rid, 4 + len(head)), U32.pack(len(head)), head)
         return (frame_header(END, rid, 0),)
 
-    def sendfile(self, wrapper):
+    def sendfile(self, wrapper, poll_cancel):
+        """A FileWrapper around a regular file: its bytes from the file's position, and no more than a
+        declared Content-Length, go out with os.sendfile. False when it cannot (then it is iterated)."""
+        filelike = wrapper.filelike
+        if isinstance(filelike, io.TextIOBase):
+            return False  # str, not bytes: iterating it gives the app its TypeError
         try:
-            fd = wrapper.filelike.fileno()
-            mode = os.fstat(fd).st_mode
-        except (AttributeError, OSError, io.UnsupportedOperation):
+            fd = filelike.fileno()
+            st = os.fstat(fd)
+            # tell(), not lseek(fd): a buffered file the app has read from is ahead of its position.
+            offset = filelike.tell()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
             return False
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(st.st_mode):
             return False
-        offset = os.lseek(fd, 0, os.SEEK_CUR)
-        size = os.fstat(fd).st_size
-        self.send_head()
-        self.sent = max(0, size - offset)
-        self.conn.sendfile(self.rid, fd, offset, self.sent)
+        count = max(0, st.st_size - offset)
+        declared = self.declared_length()
+        if declared is not None:
+            # PEP 3333: the server must not send more than the Content-Length the app declared.
+            count = min(count, max(0, declared - self.sent))
+        if not self.head_sent:
+            self.send_head()
+        self.sent += self.conn.sendfile(self.rid, fd, offset, count, poll_cancel)
         return True
+
+    def declared_length(self):
+        """The Content-Length the app set, or None (none, or not a number: Node refuses that one)."""
+        for name, value in self.headers:
+            if type(name) is str and name.lower() == "content-length" and type(value) is str:
+                value = value.strip()
+                return int(value) if value.isascii() and value.isdigit() else None
+        return None
 
 
 def log_close_error(environ, text):
@@ -354,16 +422,10 @@ def log_close_error(environ, text):
     sys.stderr.flush()
 
 
-class Stop(Exception):
-    """Raised by the SIGTERM handler while the worker waits for work: leave the read loop."""
-
-
 class Worker:
     def __init__(self, app, conn, threads, multiprocess, hooks=None):
-        # SIGTERM (systemd signals the whole control group): finish the request running, then exit.
-        # Requests still waiting behind it were never started; Node gives them to another worker.
-        self.waiting_for_work = False
-        self.stopping = False
+        # No stop flag and no signal handler: Node is the supervisor, and the end of the socket is the
+        # worker's one stop signal (__main__.py ignores TERM, INT and HUP).
         self.app = app
         self.conn = conn
         self.threads = threads
@@ -425,21 +487,6 @@ class Worker:
             # After the response went to Node, as Gunicorn runs it after the response was written.
             hooks.after(req, environ, call.status, call.headers, call.sent)
 
-    def on_sigterm(self, signum, frame):
-        self.stopping = True
-        if self.waiting_for_work:
-            raise Stop()
-
-    def next_frame(self):
-        """The next frame from Node, or Stop when SIGTERM came while waiting for it."""
-        self.waiting_for_work = True
-        try:
-            return self.conn.read_frame()
-        except Stop:
-            return Stop
-        finally:
-            self.waiting_for_work = False
-
     def serve(self):
         if self.threads == 1:
             self.serve_single()
@@ -460,9 +507,10 @@ class Worker:
         run = self.run
         poll_cancel = conn.poll_cancel
         waiting = conn.waiting
-        while not self.stopping:
-            got = waiting.popleft() if waiting else self.next_frame()
-            if got is Stop or got is None:
+        read_frame = conn.read_frame
+        while True:
+            got = waiting.popleft() if waiting else read_frame()
+            if got is None:
                 return
             kind, rid, payload = got
             if kind == REQUEST:
@@ -503,26 +551,19 @@ class Worker:
                 cancelled.add(rid)
                 conn.wake()
 
-        got = None
-        while not self.stopping:
-            got = self.next_frame()
-            if got is Stop or got is None:
+        while True:
+            got = conn.read_frame()
+            if got is None:
                 break
             if got[0] == REQUEST:
                 active.add(got[1])
                 work.put((got[1], got[2]))
             else:
                 take(got)
+        # End of the stream: Node sends it only once this worker holds no request (retire), or it died.
+        # Either way nothing more is coming; threads waiting for credit give up, the pool stops.
         for _ in pool:
             work.put(None)
-        # Requests still running may need CREDIT (or a CANCEL) to finish: keep reading until they are done.
-        # A REQUEST now is one Node sent before it saw us stop; it never started, and Node re-queues it.
-        while got is not None and any(t.is_alive() for t in pool):
-            if select.select((conn.sock,), (), (), 0.05)[0]:
-                got = conn.read_frame()
-                if got is not None and got[0] != REQUEST:
-                    take(got)
-        conn.eof = True
         conn.wake()
         for t in pool:
             t.join()

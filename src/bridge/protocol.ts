@@ -39,7 +39,8 @@
  *            END in one frame.
  *   FAIL     payload: UTF-8 traceback. The app raised; Node answers 500, or aborts if headers went out.
  *   READY    id 0, payload: UTF-8 JSON {pid, python}: the app is imported, requests may come.
- *   LOADFAIL id 0, payload: UTF-8 traceback: the app could not be imported; the worker exits.
+ *   LOADFAIL id 0, payload: UTF-8: the app could not be imported, and the worker exits. One line when the
+ *            reference names nothing (no such module or attribute), the traceback when the import raised.
  */
 
 export const FRAME_HEADER_SIZE = 9;

@@ -292,10 +292,7 @@ export class PythonBackend implements Backend {
       dispatch.exchange.writer.fail(503);
     }
     this.#holes = 0;
-    const exits = [...this.#workers.values()].map(
-      (worker) =>
-        new Promise<void>((r) => (worker.state === 'dead' ? r() : worker.child.once('exit', () => r()))),
-    );
+    const exits = [...this.#workers.values()].map((worker) => worker.gone);
     this.#apply({ type: 'halt' });
     for (const worker of this.#workers.values()) if (worker.inFlight.size > 0) worker.kill('SIGKILL');
     const force = setTimeout(() => {
@@ -384,10 +381,17 @@ export class PythonBackend implements Backend {
           this.#booting = null;
           this.#closing = true;
           this.#apply({ type: 'halt' });
-          booting.reject(new AppLoadFailed(`the application could not be loaded:\n${traceback.trimEnd()}`));
+          // One line when the reference names nothing loadable; the traceback when importing the app raised.
+          const why = traceback.trimEnd();
+          booting.reject(
+            new AppLoadFailed(`the application could not be loaded:${why.includes('\n') ? '\n' : ' '}${why}`),
+          );
           return;
         }
-        this.#log.error(`Worker (pid:${worker.pid}) failed to load the application:\n${traceback.trimEnd()}`);
+        const why = traceback.trimEnd();
+        this.#log.error(
+          `Worker (pid:${worker.pid}) failed to load the application:${why.includes('\n') ? '\n' : ' '}${why}`,
+        );
         this.#apply({ type: 'bootFailed', id });
       },
       idle: (worker) => {
@@ -444,7 +448,7 @@ export class PythonBackend implements Backend {
     const grace = this.#settings.graceful_timeout * 1000;
     const timer = setTimeout(() => worker.kill('SIGKILL'), grace);
     timer.unref();
-    worker.child.once('exit', () => clearTimeout(timer));
+    void worker.gone.then(() => clearTimeout(timer));
   }
 
   /** Hands queued requests to workers: a free thread first (least busy), else a flowing worker's queue. */

@@ -35,6 +35,12 @@ import { ResponseSpool, type SpoolBudget } from './response-spool.js';
  */
 const CREDIT_BATCH = INITIAL_WINDOW / 2;
 
+/**
+ * After the worker exits, how long its socket may stay open before Node stops waiting for it: only a
+ * process forked from the worker that kept a copy of it (the worker closes it at fork and exec) delays it.
+ */
+const SOCKET_LINGER_MS = 2000;
+
 /** Whole responses up to this size go to the socket at once; larger ones through a spool. */
 const WHOLE_DIRECT = 64 * 1024;
 
@@ -80,7 +86,10 @@ export interface WorkerEvents {
   loadFailed(worker: WorkerProcess, traceback: string): void;
   /** A request finished (any outcome): the worker may take another. */
   idle(worker: WorkerProcess): void;
-  /** `unstarted` are requests that were waiting in the worker and never ran: they can go elsewhere. */
+  /**
+   * The worker is gone: it has exited and every frame it wrote has been read (its socket closed).
+   * `unstarted` are requests that were waiting in the worker and never ran: they can go elsewhere.
+   */
   exit(
     worker: WorkerProcess,
     code: number | null,
@@ -113,6 +122,15 @@ export class WorkerProcess {
   /** The app's stdout and stderr (and wsgi.errors) go to the error log, whole lines, each stream apart. */
   readonly #stdout = new OutputLines((text) => this.#launch.log.raw(text));
   readonly #stderr = new OutputLines((text) => this.#launch.log.raw(text));
+  /** How the process ended, once it has; the worker is gone when its socket has closed too. */
+  #ended: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  #socketClosed = false;
+  #gone = false;
+  #resolveGone!: () => void;
+  /** Resolves when the worker is gone (see WorkerEvents.exit). */
+  readonly gone = new Promise<void>((resolve) => {
+    this.#resolveGone = resolve;
+  });
 
   constructor(launch: WorkerLaunch, maxRequests: number, age: number, events: WorkerEvents) {
     this.#launch = launch;
@@ -127,12 +145,30 @@ export class WorkerProcess {
     this.#socket = this.child.stdio[3] as Socket;
     this.#socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, this.#onFrame));
     this.#socket.on('error', () => {}); // the exit handler reports what matters
+    this.#socket.on('close', () => {
+      this.#socketClosed = true;
+      this.#checkGone();
+    });
     this.child.stdout!.on('data', (chunk: Buffer) => this.#stdout.push(chunk));
     this.child.stdout!.on('end', () => this.#stdout.flush());
     this.child.stderr!.on('data', (chunk: Buffer) => this.#stderr.push(chunk));
     this.child.stderr!.on('end', () => this.#stderr.flush());
     this.child.on('error', (error) => launch.log.error(`cannot start ${launch.python}: ${error.message}`));
-    this.child.on('exit', (code, signal) => this.#onExit(code, signal));
+    this.child.on('exit', (code, signal) => {
+      // No new request may come here; the frames it wrote before exiting are still being read: a
+      // response it completed is delivered, not turned into a 502 (it exits right after the END).
+      this.state = 'dead';
+      this.#ended = { code, signal };
+      this.#checkGone();
+      if (!this.#gone) setTimeout(() => this.#socket.destroy(), SOCKET_LINGER_MS).unref();
+    });
+  }
+
+  #checkGone(): void {
+    if (this.#gone || this.#ended === null || !this.#socketClosed) return;
+    this.#gone = true;
+    this.#onExit(this.#ended.code, this.#ended.signal);
+    this.#resolveGone();
   }
 
   get pid(): number {

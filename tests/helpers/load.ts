@@ -8,10 +8,21 @@ export interface LoadResult {
   readonly failures: string[];
 }
 
+/** The failure recorded for a request sent on a kept-alive connection that the server had just closed. */
+export const STALE_CONNECTION = 'ECONNRESET on a reused keep-alive connection';
+
 export async function runLoad(
   port: number,
   path: string,
-  options: { connections: number; durationMs: number; maxRequests?: number },
+  options: {
+    connections: number;
+    durationMs: number;
+    maxRequests?: number;
+    /** Clients stop sending once it is aborted. */
+    signal?: AbortSignal;
+    /** Called at each complete response (any status). */
+    onResponse?: () => void;
+  },
 ): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.connections });
   const deadline = Date.now() + options.durationMs;
@@ -24,6 +35,7 @@ export async function runLoad(
       const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: 10_000 }, (res) => {
         res.resume();
         res.on('end', () => {
+          options.onResponse?.();
           if (res.statusCode === 200) ok++;
           else failures.push(`status ${res.statusCode}`);
           resolve();
@@ -35,12 +47,14 @@ export async function runLoad(
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       req.on('error', (e: NodeJS.ErrnoException) => {
-        failures.push(e.code ?? e.message);
+        // A reset of an idle keep-alive connection the server closed as the request went out: the server
+        // never saw the request (HTTP/1.1's keep-alive race; Node's docs say to retry it), told apart.
+        failures.push(req.reusedSocket && e.code === 'ECONNRESET' ? STALE_CONNECTION : (e.code ?? e.message));
         resolve();
       });
     });
   const client = async () => {
-    while (Date.now() < deadline && sent < cap) {
+    while (Date.now() < deadline && sent < cap && options.signal?.aborted !== true) {
       sent++;
       await one();
     }

@@ -14,14 +14,25 @@ export interface RunningNodicorn {
   log(): string;
   /** Resolves once the log contains `text` (or rejects after `ms`). */
   waitForLog(text: string | RegExp, ms?: number): Promise<void>;
-  /** Sends a signal and waits for the exit code. */
+  /** Sends a signal (to the whole process group when started `detached`) and waits for the exit code. */
   stop(signal?: NodeJS.Signals, ms?: number): Promise<number | null>;
 }
 
 const running = new Set<ChildProcess>();
+/** Servers started in a process group of their own: the group goes, workers included. */
+const groups = new Set<number>();
 after(() => {
   for (const child of running) child.kill('SIGKILL');
+  for (const pgid of groups) killGroup(pgid, 'SIGKILL');
 });
+
+function killGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // the group is empty already
+  }
+}
 
 export interface StartOptions {
   readonly cwd?: string;
@@ -31,6 +42,11 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** A command that runs the server (and replaces itself with it: `prlimit --nofile=256:256`). */
   readonly wrap?: readonly string[];
+  /**
+   * Start the server in a process group of its own (its workers join it), as systemd's control group or
+   * a shell's job: `stop()` then signals the whole group (`kill -- -PGID`).
+   */
+  readonly detached?: boolean;
 }
 
 export async function startNodicorn(
@@ -49,8 +65,11 @@ export async function startNodicorn(
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached === true,
   });
   running.add(child);
+  const group = options.detached === true ? child.pid : undefined;
+  if (group !== undefined) groups.add(group);
   let output = '';
   const waiters: Array<() => void> = [];
   const onData = (chunk: Buffer) => {
@@ -98,10 +117,16 @@ export async function startNodicorn(
     waitForLog,
     stop: async (signal = 'SIGTERM', ms = 15_000) => {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
+      if (group === undefined) child.kill(signal);
+      else killGroup(group, signal);
       const timer = setTimeout(() => child.kill('SIGKILL'), ms);
       const code = await exited;
       clearTimeout(timer);
+      if (group !== undefined) {
+        // Anything of the group still there (a worker the server failed to stop) goes too.
+        killGroup(group, 'SIGKILL');
+        groups.delete(group);
+      }
       return code;
     },
   };

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -113,6 +113,22 @@ describe('loading applications like Gunicorn', () => {
     assert.doesNotMatch(result.stderr, /Listening at/);
   });
 
+  test('a reference to a missing module or attribute: one line, no traceback, status 3', () => {
+    for (const [ref, message] of [
+      ['faults:nope', "the application could not be loaded: Failed to find attribute 'nope' in 'faults'."],
+      ['no_such_module_here', "the application could not be loaded: No module named 'no_such_module_here'."],
+    ] as const) {
+      const result = spawnSync(process.execPath, [cliPath, '--chdir', PY, ref, '-b', '127.0.0.1:0'], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      assert.equal(result.status, 3);
+      assert.ok(result.stderr.trimEnd().endsWith(message), result.stderr);
+      assert.doesNotMatch(result.stderr, /Traceback|During handling/);
+    }
+  });
+
   test('no usable interpreter: one error listing every candidate tried', () => {
     const result = spawnSync(
       process.execPath,
@@ -209,6 +225,36 @@ describe('faults stay local', () => {
     assert.equal((await get(server.port, '/sleep/0')).status, 200);
   });
 
+  test('a worker that exits right after a response: the response is delivered whole (gone at close, not exit)', async () => {
+    // post_request runs once the response went to Node; exiting there leaves its last frames unread in
+    // the socket when the process's exit is reported. Node reads them before it counts the worker gone.
+    const dir = mkdtempSync(join(tmpdir(), 'nodicorn-exit-after-'));
+    writeFileSync(
+      join(dir, 'app.py'),
+      'def application(environ, start_response):\n' +
+        '    start_response("200 OK", [("Content-Type", "application/octet-stream")])\n' +
+        '    return [b"z" * (4 << 20)]\n',
+    );
+    writeFileSync(
+      join(dir, 'gunicorn.conf.py'),
+      'import os\n\ndef post_request(worker, req, environ, resp):\n    os._exit(0)\n',
+    );
+    const exiting = await startNodicorn(['-c', 'gunicorn.conf.py', 'app:application', '-w', '1'], {
+      cwd: dir,
+    });
+    try {
+      for (let i = 1; i <= 2; i++) {
+        const response = await get(exiting.port, '/');
+        assert.equal(response.status, 200);
+        assert.equal(response.body.length, 4 << 20);
+        await exiting.waitForLog(new RegExp(`(?:exited \\(code 0\\); starting a new one[\\s\\S]*){${i}}`));
+      }
+      assert.doesNotMatch(exiting.log(), /while serving/);
+    } finally {
+      await exiting.stop();
+    }
+  });
+
   test('the write() callable, exc_info replacing headers, and wsgi.file_wrapper', async () => {
     assert.equal((await get(server.port, '/write')).body, 'written and returned');
     const replaced = await get(server.port, '/exc-info');
@@ -216,6 +262,25 @@ describe('faults stay local', () => {
     assert.equal(replaced.body, 'replaced');
     const file = await get(server.port, '/file');
     assert.equal(file.body, readFileSync(`${PY}/faults.py`, 'latin1'));
+  });
+
+  test('wsgi.file_wrapper by sendfile: a declared Content-Length, the head once after write(), the file position', async () => {
+    const source = readFileSync(`${PY}/faults.py`, 'latin1');
+    const declared = await rawRequest(
+      server.port,
+      'GET /file-declared HTTP/1.1\r\nHost: t\r\n\r\nGET /sleep/0 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+      10_000,
+      '127.0.0.1',
+      false,
+      (text) => text.endsWith('slept'),
+    );
+    // Exactly the 10 bytes declared, then the next response on the same connection.
+    const [first, second] = declared.text.split(/\r\n\r\n/).slice(1);
+    assert.equal(first?.slice(0, 10), source.slice(0, 10));
+    assert.ok(first?.slice(10).startsWith('HTTP/1.1 200 OK'), declared.text);
+    assert.equal(second?.startsWith('slept'), true, declared.text);
+    assert.equal((await get(server.port, '/file-after-write')).body, `written ${source}`);
+    assert.equal((await get(server.port, '/file-read-from')).body, source.slice(source.indexOf('\n') + 1));
   });
 
   test('large streamed responses and uploads arrive intact', async () => {

@@ -263,21 +263,3 @@ describe('memory stays bounded', () => {
     }
   });
 });
-
-describe('workers and SIGTERM', () => {
-  test('a worker sent SIGTERM (as systemd does to the whole group) finishes its request, then is replaced', async () => {
-    const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '1']);
-    try {
-      const pid = Number((await get(server.port, '/pid')).body);
-      const slow = get(server.port, '/sleep/1');
-      await sleep(300);
-      process.kill(pid, 'SIGTERM');
-      assert.deepEqual(await slow, { ...(await slow), status: 200, body: 'slept' });
-      await server.waitForLog(new RegExp(`Worker \\(pid:${pid}\\) exited \\(code 0\\); starting a new one`));
-      const next = Number((await get(server.port, '/pid')).body);
-      assert.notEqual(next, pid);
-    } finally {
-      await server.stop();
-    }
-  });
-});

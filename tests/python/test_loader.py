@@ -47,14 +47,35 @@ class Loader(unittest.TestCase):
         self.assertTrue(app.debug)
 
     def test_errors_are_clear(self):
-        with self.assertRaisesRegex(AppImportError, "failed to find attribute 'missing'"):
+        with self.assertRaisesRegex(AppImportError, r"^Failed to find attribute 'missing' in 'loadme'\.$"):
             self.load("missing")
-        with self.assertRaisesRegex(AppImportError, "only literal arguments"):
+        with self.assertRaisesRegex(AppImportError, "Only literal arguments"):
             self.load("create_app(os.getcwd())")
         with self.assertRaisesRegex(AppImportError, "returned None"):
             self.load("none_factory()")
         with self.assertRaisesRegex(AppImportError, "is not callable"):
             self.load("not_callable")
+
+    def test_a_missing_module_or_attribute_is_one_line_with_no_chained_exception(self):
+        for module, attr, message in (
+            ("loadme", "missing", "Failed to find attribute 'missing' in 'loadme'."),
+            ("no_such_module_x", "application", "No module named 'no_such_module_x'."),
+            ("no_such_pkg_x.app", "application", "No module named 'no_such_pkg_x'."),
+            ("loadme.py", "application", "No module named 'loadme.py'. Did you mean 'loadme:application'?"),
+        ):
+            with self.assertRaises(AppImportError) as caught:
+                load_app(module, attr, chdir=self.dir)
+            self.assertEqual(str(caught.exception), message)
+            self.assertTrue(caught.exception.__suppress_context__)
+            self.assertIsNone(caught.exception.__cause__)
+
+    def test_an_import_that_raises_inside_the_app_keeps_its_own_exception(self):
+        with open(os.path.join(self.dir, "needs_dep.py"), "w") as f:
+            f.write("import no_such_dependency_x\n")
+        self.addCleanup(sys.modules.pop, "needs_dep", None)
+        with self.assertRaises(ModuleNotFoundError) as caught:
+            load_app("needs_dep", "application", chdir=self.dir)
+        self.assertEqual(caught.exception.name, "no_such_dependency_x")
 
     def test_the_app_directory_is_on_sys_path(self):
         self.load("application")
