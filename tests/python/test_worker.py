@@ -39,7 +39,10 @@ def credit(rid, n):
 
 
 def parse_head(payload):
-    fields = bytes(payload).decode("latin-1").split("\0")
+    """A HEAD payload: | header count u32 | `status\\0name\\0value...` | (protocol.ts)."""
+    count = U32.unpack_from(payload, 0)[0]
+    fields = bytes(payload[4:]).decode("latin-1").split("\0")
+    assert len(fields) == 1 + 2 * count, "the header count does not match the fields"
     return fields[0], list(zip(fields[1::2], fields[2::2]))
 
 
@@ -230,7 +233,8 @@ class RequestLoop(Harness):
 
         self.start(app)
         self.node.send(request(1))
-        self.assertEqual(self.node.response(1), ("204 No Content", [], b"", END))
+        # An iterable that yields nothing is a complete, empty body: one WHOLE frame, as for a list.
+        self.assertEqual(self.node.response(1), ("204 No Content", [], b"", WHOLE))
 
     def test_an_exception_is_a_fail_frame_with_the_traceback_and_the_worker_goes_on(self):
         def app(environ, start_response):
