@@ -417,6 +417,7 @@ function publish(source: object, environ: Record<string, string>, writer: Respon
     bytes: 0,
     durationMs: 0,
     responseHeaders: NO_HEADERS,
+    queueMs: -1,
   };
   if (requestStart.hasSubscribers) requestStart.publish(record);
   writer.response.once('close', () => {
@@ -424,6 +425,7 @@ function publish(source: object, environ: Record<string, string>, writer: Respon
     record.bytes = writer.bytesSent;
     record.durationMs = performance.now() - record.start;
     record.responseHeaders = writer.sentHeaders;
+    record.queueMs = writer.queueMs;
     requestFinish.publish(record);
   });
 }
