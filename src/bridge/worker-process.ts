@@ -43,6 +43,8 @@ export interface Dispatch {
   readonly id: number;
   readonly exchange: Exchange;
   readonly body: ReceivedBody;
+  /** When it joined the pool's queue (ms, monotonic): for --queue-timeout and the queue-wait metrics. */
+  readonly queuedAt: number;
   /** When the worker started it (ms, monotonic); 0 while it waits behind another request. */
   started: number;
   timedOut: boolean;
