@@ -23,6 +23,11 @@ setting and what nodicorn does with it.
   runs \`--threads\` requests at a time (one by default: Gunicorn's \`sync\` worker, or \`gthread\` with
   threads), so \`--worker-class\` has no equivalent, and \`--keep-alive\` applies to every app. A slow
   client never holds a worker.
+- **A queue you can see.** Requests that find every worker busy wait in Node, not in the kernel's
+  backlog: their wait is measured (\`nodicorn_queue_wait_seconds\`, \`%(W)s\`) and can be bounded
+  (\`--max-queue\`, \`--queue-timeout\`: 503 with Retry-After), workers can scale with it
+  (\`--max-workers\`) and be replaced when they grow (\`--max-worker-memory\`, uWSGI's reload-on-rss).
+  See [python-apps.md](python-apps.md#the-queue-waiting-shedding-autoscaling).
 - **\`--timeout\`** limits one request, not a silent worker: a request running longer gets its worker
   killed (its stacks logged first) and the client a 504.
 - **Unknown or unsupported settings are errors.** Gunicorn ignores names it does not know in
