@@ -146,12 +146,23 @@ test('--max-workers: a slow app under load scales up to the ceiling, and back to
   try {
     assert.equal((await get(server.port, WARM_UP)).status, 200);
     assert.equal(workers(server).length, 1);
-    const burst = Array.from({ length: 12 }, () => get(server.port, '/sleep/0.5'));
-    await until(() => workers(server).length === 3, `3 workers (now ${workers(server).length})`);
+    // Six clients, each sending its next request as soon as the last is answered, until the pool has
+    // grown: the queue stays busy however long a worker takes to boot on a loaded machine.
+    let loading = true;
     const pids = new Set<string>();
-    for (const response of await Promise.all(burst)) {
-      assert.equal(response.status, 200);
-      pids.add(response.body);
+    const client = async () => {
+      while (loading) {
+        const response = await get(server.port, '/sleep/0.3');
+        assert.equal(response.status, 200);
+        pids.add(response.body);
+      }
+    };
+    const clients = Array.from({ length: 6 }, client);
+    try {
+      await until(() => workers(server).length === 3, `3 workers (now ${workers(server).length})`, 60_000);
+    } finally {
+      loading = false;
+      await Promise.all(clients);
     }
     assert.ok(pids.size >= 2, `served by ${pids.size} workers`);
     await server.waitForLog('Scaling down: workers 1');
