@@ -21,7 +21,9 @@ import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { initialState, type SupervisorEvent, type SupervisorState, step } from '../supervisor/policy.js';
 import { findPython } from './find-python.js';
+import { queueFull, refuse, type ShedReason, shedExpired, waitedTooLong } from './queue-shedding.js';
 import { SpoolBudget } from './response-spool.js';
+import { RssSampler } from './rss-sampler.js';
 import { workerEnv } from './worker-package.js';
 import { type Dispatch, type WorkerLaunch, WorkerProcess } from './worker-process.js';
 
@@ -52,6 +54,9 @@ export class AppLoadFailed extends Error {
 export const MAX_PREFETCH = 6;
 export const FLOW_MS = 10;
 
+/** How often the queue is looked at: --queue-timeout shedding and autoscaling's pressure reports. */
+export const QUEUE_WATCH_MS = 100;
+
 export class PythonBackend implements Backend {
   readonly #options: PythonBackendOptions;
   readonly #log: Logger;
@@ -77,12 +82,16 @@ export class PythonBackend implements Backend {
   #age = 0;
   /** The live worker count last published on the workers channel. */
   #published = -1;
+  /** One timer for the queue (--queue-timeout, --max-workers); one for worker memory (--max-worker-memory). */
+  #queueWatch: NodeJS.Timeout | undefined;
+  #rss: RssSampler | null = null;
 
   constructor(options: PythonBackendOptions) {
     this.#options = options;
     this.#log = options.log;
     this.#settings = options.settings;
-    this.#supervisor = initialState(options.settings.workers);
+    const { workers, max_workers: max, scale_down_delay: delay } = options.settings;
+    this.#supervisor = initialState(workers, { max, cooldown: delay * 1000 });
   }
 
   /** Workers currently alive (for tests and metrics). */
@@ -109,7 +118,7 @@ export class PythonBackend implements Backend {
       chdir: appDir,
       pythonpath: settings.pythonpath.map((p) => resolve(cwd, p)),
       threads: settings.threads,
-      multiprocess: settings.workers > 1,
+      multiprocess: Math.max(settings.workers, settings.max_workers) > 1,
       loglevel: settings.loglevel,
       ...(this.#options.workerHooks === undefined ? {} : { hooks: this.#options.workerHooks }),
     };
@@ -137,6 +146,69 @@ export class PythonBackend implements Backend {
     const target = this.#supervisor.target;
     this.#log.info(`Booted ${target} worker${target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`);
     if (settings.reload) this.#watchSources([appDir, ...config.pythonpath]);
+    this.#startWatches();
+  }
+
+  /** The queue watch and the RSS sampler, when a setting asks for them (each one timer for the pool). */
+  #startWatches(): void {
+    const { queue_timeout: timeout, max_worker_memory: memory } = this.#settings;
+    if (timeout > 0 || this.#supervisor.max > this.#supervisor.min) {
+      this.#queueWatch = setInterval(() => this.#watchQueue(), QUEUE_WATCH_MS);
+      this.#queueWatch.unref();
+    }
+    if (memory > 0) {
+      this.#rss = new RssSampler(
+        memory,
+        () => {
+          const ready: { id: number; pid: number }[] = [];
+          for (const [id, w] of this.#workers) if (w.state === 'ready') ready.push({ id, pid: w.pid });
+          return ready;
+        },
+        ({ id, pid }, rss) => {
+          if (this.#workers.get(id)?.state !== 'ready') return;
+          const mib = (n: number) => `${Math.round(n / 1024 / 1024)} MiB`;
+          this.#log.info(
+            `Worker (pid:${pid}) uses ${mib(rss)}, past --max-worker-memory (${mib(memory)}); replacing it after its current request`,
+          );
+          this.#metrics?.restarted('memory');
+          this.#apply({ type: 'recycle', id, reason: 'memory' });
+        },
+      );
+      this.#rss.start();
+    }
+  }
+
+  /** Sheds what waited past --queue-timeout, and reports the queue to the policy (autoscaling). */
+  #watchQueue(): void {
+    const now = performance.now();
+    const timeoutMs = this.#settings.queue_timeout * 1000;
+    if (timeoutMs > 0 && this.#holes > 0) {
+      // Dropped entries go first, so that only requests still waiting are shed and counted.
+      this.#queue = this.#queue.filter((d) => d.queued);
+      this.#holes = 0;
+    }
+    shedExpired(this.#queue, now, timeoutMs, (d) => {
+      d.queued = false;
+      this.#shed(d, 'queue_timeout', now);
+    });
+    if (this.#supervisor.max === this.#supervisor.min) return;
+    let idle = 0;
+    for (const w of this.#workers.values()) if (w.state === 'ready' && w.inFlight.size === 0) idle++;
+    const head = this.#queue.find((d) => d.queued);
+    this.#apply({
+      type: 'pressure',
+      oldestWaitMs: head === undefined ? 0 : now - head.queuedAt,
+      queued: this.#queue.length - this.#holes,
+      idle,
+    });
+  }
+
+  /** Answers a queued request 503 without it ever reaching the app. */
+  #shed(dispatch: Dispatch, reason: ShedReason, now: number): void {
+    if (dispatch.body.kind === 'file') void dispatch.body.dispose();
+    dispatch.exchange.writer.queueMs = now - dispatch.queuedAt;
+    this.#metrics?.shed(reason);
+    refuse(dispatch.exchange);
   }
 
   healthy(): boolean {
@@ -146,6 +218,12 @@ export class PythonBackend implements Backend {
   }
 
   handle(exchange: Exchange): void {
+    // --max-queue: refused at once, before its body is read.
+    if (queueFull(this.#queue.length - this.#holes, this.#settings.max_queue)) {
+      this.#metrics?.shed('queue_full');
+      refuse(exchange);
+      return;
+    }
     // Most requests have no body: they are queued at once, without a promise in between.
     if (exchange.bodyLength === 0) {
       this.#enqueue(exchange, NO_BODY);
@@ -174,6 +252,12 @@ export class PythonBackend implements Backend {
       if (body.kind === 'file') void body.dispose();
       return;
     }
+    if (queueFull(this.#queue.length - this.#holes, this.#settings.max_queue)) {
+      if (body.kind === 'file') void body.dispose();
+      this.#metrics?.shed('queue_full');
+      refuse(exchange);
+      return;
+    }
     // A chunked (or HTTP/2, length-less) body has been received in full, so its length is known: say it
     // in CONTENT_LENGTH, as Waitress does. Django, Bottle and Radicale read exactly CONTENT_LENGTH bytes
     // and would see an empty body otherwise; wsgi.input_terminated stays true for those that read to EOF.
@@ -186,6 +270,7 @@ export class PythonBackend implements Backend {
       exchange,
       body,
       queued: true,
+      queuedAt: performance.now(),
       started: 0,
       timedOut: false,
       discard: false,
@@ -274,6 +359,7 @@ export class PythonBackend implements Backend {
     // No new workers from here on; the ready ones serve what is queued until the grace period ends.
     this.#apply({ type: 'stop' });
     this.#watcher?.close();
+    this.#rss?.stop();
     if (this.#queue.length > this.#holes || this.#busy()) {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -301,6 +387,7 @@ export class PythonBackend implements Backend {
     await Promise.all(exits);
     clearTimeout(force);
     clearTimeout(this.#wake);
+    clearInterval(this.#queueWatch);
   }
 
   /** While closing: resolves the wait once nothing is queued or running (a crash can end the last request). */
@@ -457,6 +544,7 @@ export class PythonBackend implements Backend {
     if (queue.length === 0) return;
     const threads = this.#settings.threads;
     const now = performance.now();
+    const timeoutMs = this.#settings.queue_timeout * 1000;
     while (queue.length > 0) {
       let best: WorkerProcess | null = null;
       for (const worker of this.#workers.values()) {
@@ -485,6 +573,12 @@ export class PythonBackend implements Backend {
         if (dispatch.body.kind === 'file') void dispatch.body.dispose();
         continue;
       }
+      // --queue-timeout: one that waited too long never reaches the app, even between two watches.
+      if (waitedTooLong(dispatch, now, timeoutMs)) {
+        this.#shed(dispatch, 'queue_timeout', now);
+        continue;
+      }
+      dispatch.exchange.writer.queueMs = now - dispatch.queuedAt;
       best.dispatch(dispatch);
     }
   }

@@ -52,6 +52,8 @@ export interface Dispatch {
   body: ReceivedBody;
   /** Waiting in the pool's queue (not handed to a worker, not dropped). */
   queued: boolean;
+  /** When it joined the pool's queue (ms, monotonic): for --queue-timeout and the queue-wait metrics. */
+  readonly queuedAt: number;
   /** When the worker started it (ms, monotonic); 0 while it waits behind another request. */
   started: number;
   timedOut: boolean;

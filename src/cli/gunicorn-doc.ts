@@ -36,6 +36,11 @@ setting and what nodicorn does with it.
   peers on the socket are trusted for proxy headers, so only the server's user and group may connect.
   The proxy's user must be in that group (or nodicorn run with the proxy's group);
   \`--socket-mode 0777\` restores Gunicorn's behaviour.
+- **A queue you can see.** Requests that find every worker busy wait in Node, not in the kernel's
+  backlog: their wait is measured (\`nodicorn_queue_wait_seconds\`, \`%(W)s\`) and can be bounded
+  (\`--max-queue\`, \`--queue-timeout\`: 503 with Retry-After), workers can scale with it
+  (\`--max-workers\`) and be replaced when they grow (\`--max-worker-memory\`, uWSGI's reload-on-rss).
+  See [python-apps.md](python-apps.md#the-queue-waiting-shedding-autoscaling).
 - **\`--timeout\`** limits one request, not a silent worker: a request running longer gets its worker
   killed (its stacks logged first) and the client a 504.
 - **Request methods.** Node's HTTP parser (llhttp) accepts only the methods it knows: on Node 20, ACL,

@@ -24,6 +24,8 @@ export interface AccessRecord {
   readonly micros: number;
   /** When the request was received. */
   readonly received: Date;
+  /** Time it waited for a Python worker (ms); -1 when it never queued. Absent: not known. */
+  readonly queueMs?: number;
   readonly pid: number;
 }
 
@@ -130,6 +132,10 @@ function atomReader(name: string): Reader | string {
       return (r) => (r.micros / 1_000_000).toFixed(6);
     case 'p':
       return (r) => `<${r.pid}>`;
+    case 'W':
+      // nodicorn's own atom: ms waited for a Python worker, '-' when the request never queued.
+      return (r) =>
+        r.queueMs === undefined || r.queueMs < 0 ? '-' : (Math.round(r.queueMs * 1000) / 1000).toFixed(3);
   }
   const header = /^\{(.+)\}([ioe])$/.exec(name);
   if (header === null) return '-';
@@ -276,6 +282,7 @@ export function subscribeAccessLog(
       micros: r.durationMs * 1000,
       received: new Date(r.receivedMs),
       pid: process.pid,
+      queueMs: r.queueMs,
     });
     sink.write(`${text}\n`);
   });

@@ -34,6 +34,8 @@ export interface RequestRecord {
   durationMs: number;
   /** The response headers as sent, flattened (name, value, …). */
   responseHeaders: readonly string[];
+  /** Time spent waiting for a Python worker (ms); -1 when the request never queued (a TypeScript app). */
+  queueMs: number;
 }
 
 export interface WorkersRecord {

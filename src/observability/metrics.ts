@@ -8,6 +8,37 @@ import { REQUEST_FINISH, REQUEST_START, type RequestRecord, subscribeFor } from 
 
 /** Request latency buckets in seconds. */
 const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Queue-wait buckets in seconds: most requests wait well under a millisecond when workers keep up. */
+const WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A cumulative Prometheus histogram. */
+class Histogram {
+  readonly #bounds: readonly number[];
+  readonly #buckets: number[];
+  count = 0;
+  sum = 0;
+
+  constructor(bounds: readonly number[]) {
+    this.#bounds = bounds;
+    this.#buckets = new Array<number>(bounds.length).fill(0);
+  }
+
+  observe(value: number): void {
+    this.count++;
+    this.sum += value;
+    for (let i = 0; i < this.#bounds.length; i++) if (value <= this.#bounds[i]!) this.#buckets[i]!++;
+  }
+
+  render(name: string, out: string[]): void {
+    for (let i = 0; i < this.#bounds.length; i++)
+      out.push(`${name}_bucket{le="${this.#bounds[i]}"} ${this.#buckets[i]}`);
+    out.push(
+      `${name}_bucket{le="+Inf"} ${this.count}`,
+      `${name}_sum ${this.sum}`,
+      `${name}_count ${this.count}`,
+    );
+  }
+}
 
 export interface PoolStats {
   readonly queued: number;
@@ -18,6 +49,8 @@ export interface PoolStats {
 export class Metrics {
   readonly #byStatus = new Map<string, number>();
   readonly #restarts = new Map<string, number>();
+  readonly #shed = new Map<string, number>();
+  readonly #queueWait = new Histogram(WAIT_BUCKETS);
   readonly #buckets = new Array<number>(BUCKETS.length).fill(0);
   #count = 0;
   #sum = 0;
@@ -34,7 +67,17 @@ export class Metrics {
     for (let i = 0; i < BUCKETS.length; i++) if (seconds <= BUCKETS[i]!) this.#buckets[i]!++;
   }
 
-  /** A worker was replaced: crash, timeout, max_requests, reload, scale. */
+  /** How long a request waited for a Python worker, in seconds. */
+  queued(seconds: number): void {
+    this.#queueWait.observe(seconds);
+  }
+
+  /** A request answered 503 by the queue, never reaching the app: queue_full, queue_timeout. */
+  shed(reason: string): void {
+    this.#shed.set(reason, (this.#shed.get(reason) ?? 0) + 1);
+  }
+
+  /** A worker was replaced: crash, timeout, max_requests, memory, reload. */
   restarted(reason: string): void {
     this.#restarts.set(reason, (this.#restarts.get(reason) ?? 0) + 1);
   }
@@ -73,6 +116,15 @@ export class Metrics {
       family('nodicorn_worker_restarts_total', 'counter', 'Python workers replaced, by reason.');
       for (const [reason, n] of [...this.#restarts].sort())
         out.push(`nodicorn_worker_restarts_total{reason="${reason}"} ${n}`);
+      family('nodicorn_queue_wait_seconds', 'histogram', 'Time requests waited for a Python worker.');
+      this.#queueWait.render('nodicorn_queue_wait_seconds', out);
+      family(
+        'nodicorn_requests_shed_total',
+        'counter',
+        'Requests answered 503 by the queue (--max-queue, --queue-timeout), by reason.',
+      );
+      for (const [reason, n] of [...this.#shed].sort())
+        out.push(`nodicorn_requests_shed_total{reason="${reason}"} ${n}`);
     }
     return `${out.join('\n')}\n`;
   }
@@ -86,6 +138,7 @@ export function subscribeMetrics(source: object, metrics: Metrics): () => void {
   const finished = subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) => {
     metrics.inFlight--;
     metrics.observe(r.status, r.durationMs / 1000);
+    if (r.queueMs >= 0) metrics.queued(r.queueMs / 1000);
   });
   return () => {
     started();

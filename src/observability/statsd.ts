@@ -6,6 +6,7 @@
  *   gunicorn.request.status.NNN    counter  one per response, by status code
  *   gunicorn.request.duration      timer    ms from the request head to the end of the response
  *   gunicorn.workers               gauge    live Python workers, when the number changes
+ *   nodicorn.queue.wait            timer    ms a request waited for a Python worker (Gunicorn has no queue)
  *   gunicorn.log.{critical,error,warning,exception}  counter  lines logged at that level
  *
  * Lines are the ones Gunicorn writes (`name:1|c|@1.0`, `name:12.5|ms`, `name:4|g`, then `|#tags`), but
@@ -74,6 +75,7 @@ export class StatsdClient {
   readonly #statuses = new Map<number, number>();
   readonly #gauges = new Map<string, number>();
   #durations: number[] = [];
+  #waits: number[] = [];
   #requests = 0;
   #timer: NodeJS.Timeout | undefined;
   #warned = false;
@@ -119,8 +121,9 @@ export class StatsdClient {
   }
 
   /** One finished request (what Gunicorn's Statsd.access records). */
-  request(status: number, durationMs: number): void {
+  request(status: number, durationMs: number, queueMs = -1): void {
     this.#requests++;
+    if (queueMs >= 0) this.#waits.push(queueMs);
     // 0: the client left before any status was sent; there is no status to count.
     if (status !== 0) this.#statuses.set(status, (this.#statuses.get(status) ?? 0) + 1);
     this.#durations.push(durationMs);
@@ -142,10 +145,12 @@ export class StatsdClient {
     for (const [name, n] of this.#counters) out.push(`${p}${name}:${n}|c|@1.0${s}`);
     for (const [name, v] of this.#gauges) out.push(`${p}${name}:${v}|g${s}`);
     for (const ms of this.#durations) out.push(`${p}gunicorn.request.duration:${round(ms)}|ms${s}`);
+    for (const ms of this.#waits) out.push(`${p}nodicorn.queue.wait:${round(ms)}|ms${s}`);
     this.#statuses.clear();
     this.#counters.clear();
     this.#gauges.clear();
     this.#durations = [];
+    this.#waits = [];
     this.#requests = 0;
     return out;
   }
@@ -195,7 +200,9 @@ function round(ms: number): number {
 
 /** Feeds `client` the requests of `server` (a RunningServer's source); returns the unsubscribe function. */
 export function subscribeStatsdRequests(client: StatsdClient, server: object): () => void {
-  return subscribeFor<RequestRecord>(REQUEST_FINISH, server, (r) => client.request(r.status, r.durationMs));
+  return subscribeFor<RequestRecord>(REQUEST_FINISH, server, (r) =>
+    client.request(r.status, r.durationMs, r.queueMs),
+  );
 }
 
 /**

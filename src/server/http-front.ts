@@ -472,6 +472,7 @@ function publish(
     bytes: 0,
     durationMs: 0,
     responseHeaders: NO_HEADERS,
+    queueMs: -1,
   };
   if (requestStart.hasSubscribers) requestStart.publish(record);
   writer.response.once('close', () => {
@@ -479,6 +480,7 @@ function publish(
     record.bytes = writer.bytesSent;
     record.durationMs = performance.now() - record.start;
     record.responseHeaders = writer.sentHeaders;
+    record.queueMs = writer.queueMs;
     requestFinish.publish(record);
   });
 }
@@ -496,6 +498,7 @@ function publishNow(source: object, environ: Record<string, string>, status: num
     status,
     bytes,
     durationMs: 0,
+    queueMs: -1,
     responseHeaders: NO_HEADERS,
   };
   if (requestStart.hasSubscribers) requestStart.publish(record);

@@ -75,6 +75,8 @@ export class ResponseWriter {
   bytesSent = 0;
   /** The response headers as sent, flattened (name, value, …), for the access log. */
   sentHeaders: readonly string[] = [];
+  /** How long the request waited in a worker pool's queue (ms), set when it left it; -1 if it never did. */
+  queueMs = -1;
 
   readonly #req: ServerRequest;
   readonly #res: ServerResponse;

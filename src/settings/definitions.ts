@@ -82,6 +82,15 @@ function umask(value: string): number {
   return n;
 }
 
+/** A size in bytes: a whole number, or one with a K, M or G suffix (KiB, MiB, GiB). */
+function byteSize(value: string): number {
+  const m = /^(\d+)\s*([kmg])?i?b?$/i.exec(value.trim());
+  if (m === null)
+    throw new SettingError(`expected bytes (e.g. 536870912 or 512M), got ${JSON.stringify(value)}`);
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase() as 'k' | 'm' | 'g'] ?? 1;
+  return Number(m[1]) * unit;
+}
+
 export const SETTINGS = {
   config: defineSetting({
     key: 'config',
@@ -402,6 +411,51 @@ export const SETTINGS = {
     doc: 'Add a random 0..N to each worker\u2019s --max-requests, so workers do not restart together.',
     default: 0,
     parse: integer(0),
+  }),
+  max_worker_memory: defineSetting({
+    key: 'max_worker_memory',
+    flag: '--max-worker-memory',
+    meta: 'BYTES',
+    section: 'Worker processes',
+    doc: "A worker whose resident memory (RSS, read every second) passes this many bytes (suffixes K, M, G: KiB, MiB, GiB) is replaced after its current request (uWSGI's reload-on-rss). 0 disables.",
+    default: 0,
+    parse: byteSize,
+  }),
+  max_queue: defineSetting({
+    key: 'max_queue',
+    flag: '--max-queue',
+    meta: 'INT',
+    section: 'Queue',
+    doc: 'Requests that may wait for a Python worker; past them a request is answered 503 with Retry-After at once. 0 means no limit.',
+    default: 0,
+    parse: integer(0),
+  }),
+  queue_timeout: defineSetting({
+    key: 'queue_timeout',
+    flag: '--queue-timeout',
+    meta: 'SECONDS',
+    section: 'Queue',
+    doc: 'A request that has waited this long for a Python worker is answered 503 with Retry-After and never reaches the app (its client has likely given up). 0 means no limit.',
+    default: 0,
+    parse: seconds,
+  }),
+  max_workers: defineSetting({
+    key: 'max_workers',
+    flag: '--max-workers',
+    meta: 'INT',
+    section: 'Queue',
+    doc: "Autoscaling: while requests wait 0.1 s or more and no worker is idle, start workers (one at a time) up to this many; retire them down to -w once a worker has stayed idle for --scale-down-delay (uWSGI's cheaper mode). 0, or not above -w, disables.",
+    default: 0,
+    parse: integer(0, 1024),
+  }),
+  scale_down_delay: defineSetting({
+    key: 'scale_down_delay',
+    flag: '--scale-down-delay',
+    meta: 'SECONDS',
+    section: 'Queue',
+    doc: 'With --max-workers: how long some worker must have been idle (and nothing queued) before one worker above -w is retired; one per delay.',
+    default: 30,
+    parse: seconds,
   }),
   python: defineSetting({
     key: 'python',

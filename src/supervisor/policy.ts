@@ -20,7 +20,11 @@
  *     ready ones keep serving until the newest generation has `target` ready workers, then all retire
  *     together: a reload never leaves fewer ready workers than there were;
  *   - a worker that fails to boot delays the next start (1 s, doubling to 30 s); one of a reload's
- *     generation, while an older generation is serving, abandons the reload (the old code keeps serving).
+ *     generation, while an older generation is serving, abandons the reload (the old code keeps serving);
+ *   - autoscaling (--max-workers, uWSGI's "cheaper" idea): `pressure` reports the queue. While requests
+ *     have waited SCALE_UP_WAIT_MS or more and no worker is idle, the target rises by one, up to `max`, one
+ *     booting worker at a time; once some worker has been idle at every report for `cooldown` ms and
+ *     nothing waits, it falls by one, down to `min` (-w), at most once per `cooldown`.
  */
 
 export type Phase = 'booting' | 'ready' | 'draining';
@@ -32,8 +36,15 @@ export interface WorkerRecord {
 }
 
 export interface SupervisorState {
-  /** Workers wanted (-w, moved by TTIN/TTOU). */
+  /** Workers wanted: between `min` and `max`, moved by TTIN/TTOU and by queue pressure. */
   readonly target: number;
+  /** The floor (-w, moved by TTIN/TTOU) and the ceiling (--max-workers; `min` when not autoscaling). */
+  readonly min: number;
+  readonly max: number;
+  /** Autoscaling: how long (ms) a worker must have been idle before the target falls by one. */
+  readonly cooldown: number;
+  /** Since when (ms) every pressure report saw an idle worker and an empty queue; -1 when the last did not. */
+  readonly idleSince: number;
   /** The newest generation: workers of older ones are replaced. */
   readonly generation: number;
   /** Workers alive or starting, by id (a worker that has exited is no longer here). */
@@ -50,6 +61,18 @@ export interface SupervisorState {
 
 export type RecycleReason = 'max_requests' | 'memory';
 
+/** What the queue looks like now (the bridge reports it on a timer). */
+export interface QueueFacts {
+  /** How long the oldest queued request has waited (ms; 0 when nothing waits). */
+  readonly oldestWaitMs: number;
+  readonly queued: number;
+  /** Ready workers running nothing. */
+  readonly idle: number;
+}
+
+/** A queued request that has waited this long while no worker is idle asks for one more worker. */
+export const SCALE_UP_WAIT_MS = 100;
+
 export type SupervisorEvent =
   | { readonly type: 'booted'; readonly id: number }
   | { readonly type: 'bootFailed'; readonly id: number }
@@ -59,6 +82,7 @@ export type SupervisorEvent =
   | { readonly type: 'reload'; readonly why: string }
   | { readonly type: 'more' }
   | { readonly type: 'fewer' }
+  | ({ readonly type: 'pressure' } & QueueFacts)
   | { readonly type: 'stop' }
   | { readonly type: 'halt' }
   | { readonly type: 'tick' };
@@ -86,9 +110,20 @@ export function bootBackoff(failures: number): number {
   return failures === 0 ? 0 : Math.min(30_000, 1000 * 2 ** (failures - 1));
 }
 
-export function initialState(target: number): SupervisorState {
+export interface Scaling {
+  /** --max-workers: the most workers queue pressure may start (at least `target`). */
+  readonly max: number;
+  /** Idle time (ms) before a worker above `target` is retired. */
+  readonly cooldown: number;
+}
+
+export function initialState(target: number, scaling?: Scaling): SupervisorState {
   return {
     target,
+    min: target,
+    max: Math.max(target, scaling?.max ?? target),
+    cooldown: scaling?.cooldown ?? 0,
+    idleSince: -1,
     generation: 1,
     workers: new Map(),
     nextId: 1,
@@ -171,14 +206,21 @@ export function step(state: SupervisorState, event: SupervisorEvent, now: number
       }
       break;
     case 'more':
-      s.target++;
+      // TTIN/TTOU move the floor (and the ceiling with it when it would fall below).
+      s.min++;
+      s.max = Math.max(s.max, s.min);
+      s.target = Math.max(s.target, s.min);
       actions.push({ type: 'log', level: 'info', message: `Workers: ${s.target}` });
       break;
     case 'fewer':
-      if (s.target > 1) {
-        s.target--;
+      if (s.min > 1) {
+        s.min--;
+        s.target = Math.max(s.min, s.target - 1);
         actions.push({ type: 'log', level: 'info', message: `Workers: ${s.target}` });
       }
+      break;
+    case 'pressure':
+      if (!s.stopping) scale(s, event, actions, now);
       break;
     case 'stop':
       s.stopping = true;
@@ -195,8 +237,38 @@ export function step(state: SupervisorState, event: SupervisorEvent, now: number
   return { state: s, actions };
 }
 
+type MutableState = { -readonly [K in keyof SupervisorState]: SupervisorState[K] } & {
+  workers: Map<number, WorkerRecord>;
+};
+
+/** Autoscaling between `min` and `max` on the queue's facts (see the rules at the top). */
+function scale(s: MutableState, facts: QueueFacts, actions: SupervisorAction[], now: number): void {
+  const calm = facts.idle > 0 && facts.queued === 0;
+  if (!calm) s.idleSince = -1;
+  else if (s.idleSince < 0) s.idleSince = now;
+  if (s.max === s.min) return;
+  if (facts.queued > 0 && facts.idle === 0 && facts.oldestWaitMs >= SCALE_UP_WAIT_MS && s.target < s.max) {
+    // One worker at a time: while one boots, the queue's wait says nothing about the next.
+    for (const w of s.workers.values()) if (w.generation === s.generation && w.phase === 'booting') return;
+    s.target++;
+    actions.push({
+      type: 'log',
+      level: 'info',
+      message: `Scaling up: workers ${s.target} (${facts.queued} queued, the oldest for ${Math.round(facts.oldestWaitMs)} ms)`,
+    });
+  } else if (calm && s.target > s.min && now - s.idleSince >= s.cooldown) {
+    s.target--;
+    s.idleSince = now; // the next one waits another cool-down
+    actions.push({
+      type: 'log',
+      level: 'info',
+      message: `Scaling down: workers ${s.target} (a worker idle for ${Math.round(s.cooldown / 1000)} s)`,
+    });
+  }
+}
+
 function reconcile(
-  s: { -readonly [K in keyof SupervisorState]: SupervisorState[K] } & { workers: Map<number, WorkerRecord> },
+  s: MutableState,
   actions: SupervisorAction[],
   drain: (w: WorkerRecord) => void,
   now: number,

@@ -60,6 +60,11 @@ test("requests, statuses, durations, workers and log levels, under Gunicorn's na
     assert.equal(durations.length, 7);
     for (const line of durations)
       assert.match(line, /^web\.gunicorn\.request\.duration:\d+(\.\d+)?\|ms\|#env:test,team:a$/);
+    // nodicorn's own timer: each request's wait for a worker (all 7 reached one).
+    const waits = statsd.lines().filter((l) => l.startsWith('web.nodicorn.queue.wait:'));
+    assert.equal(waits.length, 7);
+    for (const line of waits)
+      assert.match(line, /^web\.nodicorn\.queue\.wait:\d+(\.\d+)?\|ms\|#env:test,team:a$/);
     for (const line of statsd.lines().filter((l) => l.includes('|c')))
       assert.match(line, /^web\.gunicorn\.[a-z0-9.]+:\d+\|c\|@1\.0\|#env:test,team:a$/);
     // The crash: its request's error, the worker's exit warning, and the gauge dipping and recovering.

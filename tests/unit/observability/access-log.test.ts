@@ -48,6 +48,13 @@ test('every other atom', () => {
   assert.equal(formatAccessLine('%(b)s %(f)s %(u)s', { ...record, bytes: 0, environ: {} }), '- - -');
 });
 
+test('%(W)s: ms waited for a Python worker, - when the request never queued', () => {
+  assert.equal(formatAccessLine('%(W)s', { ...record, queueMs: 1234.5678 }), '1234.568');
+  assert.equal(formatAccessLine('%(W)s', { ...record, queueMs: 0 }), '0.000');
+  assert.equal(formatAccessLine('%(W)s', { ...record, queueMs: -1 }), '-');
+  assert.equal(formatAccessLine('%(W)s', record), '-');
+});
+
 test('values are escaped, so a request cannot forge a line or break a quoted field', () => {
   const line = formatAccessLine('"%(a)s"', {
     ...record,

@@ -21,3 +21,23 @@ test('counters, the latency histogram and pool gauges render as Prometheus text'
   assert.equal(samples.get('nodicorn_workers{state="idle"}'), 1);
   assert.equal(samples.get('nodicorn_worker_restarts_total{reason="crash"}'), 1);
 });
+
+test('the queue-wait histogram and the shed counter', () => {
+  const metrics = new Metrics();
+  metrics.pool = () => ({ queued: 0, workers: 1, busy: 0 });
+  metrics.queued(0.0002);
+  metrics.queued(0.3);
+  metrics.queued(12);
+  metrics.shed('queue_full');
+  metrics.shed('queue_full');
+  metrics.shed('queue_timeout');
+  const samples = parsePrometheus(metrics.render());
+  assert.equal(samples.get('nodicorn_queue_wait_seconds_bucket{le="0.001"}'), 1);
+  assert.equal(samples.get('nodicorn_queue_wait_seconds_bucket{le="0.5"}'), 2);
+  assert.equal(samples.get('nodicorn_queue_wait_seconds_bucket{le="10"}'), 2);
+  assert.equal(samples.get('nodicorn_queue_wait_seconds_bucket{le="+Inf"}'), 3);
+  assert.equal(samples.get('nodicorn_queue_wait_seconds_count'), 3);
+  assert.ok(Math.abs(samples.get('nodicorn_queue_wait_seconds_sum')! - 12.3002) < 1e-9);
+  assert.equal(samples.get('nodicorn_requests_shed_total{reason="queue_full"}'), 2);
+  assert.equal(samples.get('nodicorn_requests_shed_total{reason="queue_timeout"}'), 1);
+});

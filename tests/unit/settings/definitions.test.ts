@@ -20,3 +20,13 @@ test('--user and --group take names or numeric ids', () => {
   for (const bad of ['bad name', 'a:b', '-x'])
     assert.throws(() => SETTINGS.group.parse(bad), /name or a numeric id/);
 });
+
+test('--max-worker-memory takes bytes, or K, M, G (KiB, MiB, GiB)', () => {
+  const parse = SETTINGS.max_worker_memory.parse;
+  assert.equal(parse('1048576'), 1048576);
+  assert.equal(parse('512M'), 512 * 1024 ** 2);
+  assert.equal(parse('2g'), 2 * 1024 ** 3);
+  assert.equal(parse('300KiB'), 300 * 1024);
+  for (const bad of ['', '1.5G', '-1', '12T', 'M'])
+    assert.throws(() => parse(bad), /expected bytes/, JSON.stringify(bad));
+});

@@ -8,6 +8,8 @@ import fc from 'fast-check';
 import {
   bootBackoff,
   initialState,
+  type QueueFacts,
+  SCALE_UP_WAIT_MS,
   type SupervisorAction,
   type SupervisorEvent,
   type SupervisorState,
@@ -17,7 +19,8 @@ import {
 type Command =
   | { readonly kind: 'booted' | 'bootFailed' | 'exited' | 'recycle' | 'timedOut'; readonly pick: number }
   | { readonly kind: 'reload' | 'more' | 'fewer' }
-  | { readonly kind: 'wait'; readonly ms: number };
+  | { readonly kind: 'wait'; readonly ms: number }
+  | ({ readonly kind: 'pressure' } & QueueFacts);
 
 const perWorker = (kind: 'booted' | 'bootFailed' | 'exited' | 'recycle' | 'timedOut') =>
   fc.nat(50).map((pick) => ({ kind, pick }) as Command);
@@ -35,7 +38,16 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc.integer({ min: 1, max: 40_000 }).map((ms) => ({ kind: 'wait', ms }) as Command),
   },
+  {
+    weight: 3,
+    arbitrary: fc
+      .record({ oldestWaitMs: fc.nat(2000), queued: fc.nat(20), idle: fc.nat(4) })
+      .map((facts) => ({ kind: 'pressure', ...facts }) as Command),
+  },
 );
+
+/** --max-workers above -w (or none), and a cool-down. */
+const scaling = fc.record({ extra: fc.nat(3), cooldown: fc.integer({ min: 0, max: 5000 }) });
 
 const ids = (s: SupervisorState) => [...s.workers.keys()];
 const ready = (s: SupervisorState) => [...s.workers.values()].filter((w) => w.phase === 'ready');
@@ -47,8 +59,8 @@ class Model {
   readonly spawned = new Set<number>();
   readonly log: SupervisorAction[] = [];
 
-  constructor(target: number) {
-    this.state = initialState(target);
+  constructor(target: number, extra = 0, cooldown = 0) {
+    this.state = initialState(target, { max: target + extra, cooldown });
     this.apply({ type: 'tick' });
   }
 
@@ -74,6 +86,9 @@ class Model {
     if (c.kind === 'wait') {
       this.now += c.ms;
       event = { type: 'tick' };
+    } else if (c.kind === 'pressure') {
+      const { kind: _, ...facts } = c;
+      event = { type: 'pressure', ...facts };
     } else if ('pick' in c) {
       if (all.length === 0) event = { type: 'tick' };
       else event = { type: c.kind, id: all[c.pick % all.length]!, reason: 'max_requests' } as SupervisorEvent;
@@ -102,45 +117,59 @@ class Model {
 
 test('any storm of events settles at exactly the target, all of the newest generation', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 4 }), fc.array(command, { maxLength: 60 }), (workers, commands) => {
-      const model = new Model(workers);
-      for (const c of commands) {
-        model.run(c);
+    fc.property(
+      fc.integer({ min: 1, max: 4 }),
+      scaling,
+      fc.array(command, { maxLength: 60 }),
+      (workers, { extra, cooldown }, commands) => {
+        const model = new Model(workers, extra, cooldown);
+        for (const c of commands) {
+          model.run(c);
+          const s = model.state;
+          assert.ok(
+            s.min >= 1 && s.min <= s.target && s.target <= s.max,
+            `target ${s.target} outside [${s.min}, ${s.max}]`,
+          );
+          const current = [...s.workers.values()].filter(
+            (w) => w.generation === s.generation && w.phase !== 'draining',
+          );
+          assert.ok(
+            current.length <= s.target,
+            `${current.length} live workers of the newest generation for ${s.target}`,
+          );
+        }
+        model.settle();
         const s = model.state;
-        const current = [...s.workers.values()].filter(
-          (w) => w.generation === s.generation && w.phase !== 'draining',
-        );
-        assert.ok(
-          current.length <= s.target,
-          `${current.length} live workers of the newest generation for ${s.target}`,
-        );
-      }
-      model.settle();
-      const s = model.state;
-      assert.equal(s.workers.size, s.target);
-      for (const w of s.workers.values()) {
-        assert.equal(w.phase, 'ready');
-        assert.equal(w.generation, s.generation, 'an older generation still serves');
-      }
-    }),
+        assert.equal(s.workers.size, s.target);
+        for (const w of s.workers.values()) {
+          assert.equal(w.phase, 'ready');
+          assert.equal(w.generation, s.generation, 'an older generation still serves');
+        }
+      },
+    ),
     { seed: 1204, numRuns: 400 },
   );
 });
 
 test('no event the policy acts on by itself takes the last ready worker away', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 1, max: 3 }), fc.array(command, { maxLength: 60 }), (workers, commands) => {
-      const model = new Model(workers);
-      model.settle();
-      for (const c of commands) {
-        const before = ready(model.state).length;
-        const event = model.run(c);
-        // Crashes, timeouts and recycling take a worker away by their nature; reloads, TTIN/TTOU, boots
-        // and time passing must not leave nobody serving.
-        if (['exited', 'timedOut', 'recycle', 'bootFailed'].includes(event.type)) continue;
-        if (before > 0) assert.ok(ready(model.state).length > 0, `${event.type} left no ready worker`);
-      }
-    }),
+    fc.property(
+      fc.integer({ min: 1, max: 3 }),
+      scaling,
+      fc.array(command, { maxLength: 60 }),
+      (workers, { extra, cooldown }, commands) => {
+        const model = new Model(workers, extra, cooldown);
+        model.settle();
+        for (const c of commands) {
+          const before = ready(model.state).length;
+          const event = model.run(c);
+          // Crashes, timeouts and recycling take a worker away by their nature; reloads, TTIN/TTOU, boots
+          // and time passing must not leave nobody serving.
+          if (['exited', 'timedOut', 'recycle', 'bootFailed'].includes(event.type)) continue;
+          if (before > 0) assert.ok(ready(model.state).length > 0, `${event.type} left no ready worker`);
+        }
+      },
+    ),
     { seed: 1205, numRuns: 400 },
   );
 });
@@ -208,4 +237,83 @@ test('boot failures back off: 1 s, doubling, at most 30 s', () => {
   model.now = 1000;
   const again = model.apply({ type: 'tick' });
   assert.ok(again.some((a) => a.type === 'spawn'));
+});
+
+const busy = (oldestWaitMs: number): SupervisorEvent => ({
+  type: 'pressure',
+  oldestWaitMs,
+  queued: 5,
+  idle: 0,
+});
+const calm: SupervisorEvent = { type: 'pressure', oldestWaitMs: 0, queued: 0, idle: 1 };
+
+test('queue pressure scales up to --max-workers, one booting worker at a time, and no further', () => {
+  const model = new Model(2, 2, 10_000);
+  model.settle();
+  model.apply(busy(SCALE_UP_WAIT_MS - 1));
+  assert.equal(model.state.target, 2, 'a short wait is no pressure');
+  model.apply(busy(SCALE_UP_WAIT_MS));
+  assert.equal(model.state.target, 3);
+  model.apply(busy(5000));
+  assert.equal(model.state.target, 3, 'a second worker while the first still boots');
+  model.settle();
+  assert.equal(model.state.workers.size, 3);
+  for (let i = 0; i < 5; i++) {
+    model.apply(busy(5000));
+    model.settle();
+  }
+  assert.equal(model.state.target, 4);
+  assert.equal(model.state.workers.size, 4);
+  model.apply({ type: 'pressure', oldestWaitMs: 5000, queued: 5, idle: 1 });
+  assert.equal(model.state.target, 4);
+});
+
+test('idleness scales back down to -w, one worker per cool-down, only after an unbroken idle spell', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 20_000 }), (workers, cooldown) => {
+      const model = new Model(workers, 3, cooldown);
+      model.settle();
+      for (let i = 0; i < 3; i++) {
+        model.apply(busy(1000));
+        model.settle();
+      }
+      assert.equal(model.state.target, workers + 3);
+      const start = model.now;
+      model.apply(calm);
+      model.now += cooldown - 1;
+      model.apply(calm);
+      assert.equal(model.state.target, workers + 3, 'scaled down before the cool-down');
+      model.apply(busy(0)); // a request waited: the idle spell is broken
+      model.now += 1;
+      model.apply(calm);
+      assert.equal(model.state.target, workers + 3, 'the spell restarts after a busy report');
+      const downs: number[] = [];
+      for (let t = 0; t < 10 * cooldown && model.state.target > workers; t += Math.ceil(cooldown / 4)) {
+        model.now += Math.ceil(cooldown / 4);
+        const before = model.state.target;
+        model.apply(calm);
+        if (model.state.target < before) downs.push(model.now);
+      }
+      assert.equal(model.state.target, workers);
+      assert.equal(downs.length, 3);
+      assert.ok(downs[0]! - start >= cooldown);
+      for (let i = 1; i < downs.length; i++) assert.ok(downs[i]! - downs[i - 1]! >= cooldown);
+      model.settle();
+      assert.equal(model.state.workers.size, workers);
+    }),
+    { seed: 1207, numRuns: 200 },
+  );
+});
+
+test('without --max-workers, pressure never moves the target; TTIN/TTOU still do', () => {
+  const model = new Model(2);
+  model.settle();
+  model.apply(busy(60_000));
+  assert.equal(model.state.target, 2);
+  model.apply({ type: 'more' });
+  assert.deepEqual([model.state.min, model.state.target, model.state.max], [3, 3, 3]);
+  model.apply({ type: 'fewer' });
+  model.apply({ type: 'fewer' });
+  model.apply({ type: 'fewer' });
+  assert.deepEqual([model.state.min, model.state.target, model.state.max], [1, 1, 3]);
 });
