@@ -2,7 +2,9 @@
 nodicorn with the protocol socket on fd 3 (NAME only shows in ps; AGE is the worker's sequence number).
 Imports the app, says READY (or LOADFAIL with the traceback), then serves. With hooks from a
 gunicorn.conf.py (hooks.py), runs post_fork before the import, post_worker_init after it, worker_exit at
-the end and worker_abort on SIGABRT."""
+the end and worker_abort on SIGABRT.
+
+`python -m nodicorn_worker [--name=NAME] --zygote '{...}'` is the fork server of --preload (zygote.py)."""
 import faulthandler
 import json
 import os
@@ -32,14 +34,25 @@ def main():
     args = sys.argv[1:]
     if args and args[0].startswith("--name="):
         args.pop(0)
+    if args and args[0] == "--zygote":
+        from .zygote import main as zygote_main
+
+        zygote_main(json.loads(args[1]))
+        return
     config = json.loads(args[0])
     age = int(args[1]) if len(args) > 1 else 0
+    run(config, age, Connection(int(config.get("fd", 3))))
+
+
+def run(config, age, conn, app=None):
+    """The worker: imports the app (unless a fork server did, --preload: then `app`), says READY or LOADFAIL,
+    serves until Node closes the connection. Gunicorn's order of hooks either way: post_fork, then
+    post_worker_init once the app is there."""
     # The supervisor decides when workers stop: Ctrl-C in a terminal reaches the whole process group, and
     # a worker must not die under a request it is serving while Node drains.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # On a request timeout Node sends SIGABRT first: this prints every thread's stack to the error log.
     faulthandler.enable(all_threads=True)
-    conn = Connection(int(config.get("fd", 3)))
     hooks = None
     try:
         if "hooks" in config:
@@ -47,7 +60,8 @@ def main():
 
             hooks = Hooks(config, age)
             hooks.call("post_fork", hooks.post_fork, hooks.server, hooks.worker)
-        app = load_app(config["module"], config["attr"], config.get("chdir", ""), config.get("pythonpath", []))
+        if app is None:
+            app = load_app(config["module"], config["attr"], config.get("chdir", ""), config.get("pythonpath", []))
     except BaseException:
         conn.send_frame(LOADFAIL, 0, traceback.format_exc().encode("utf-8", "replace"))
         sys.exit(3)
