@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -106,10 +106,16 @@ test('--preload: a killed worker is replaced by a new fork, without importing th
   }
 });
 
-test('SIGHUP under load with --preload: no failed request, a new fork server with the new code, the old one gone', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-preload-versioned-'));
+function versionFile(version: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-versioned-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'VERSION');
-  writeFileSync(file, 'v1');
+  writeFileSync(file, version);
+  return file;
+}
+
+test('SIGHUP under load with --preload: no failed request, a new fork server with the new code, the old one gone', async () => {
+  const file = versionFile('v1');
   const server = await startNodicorn(['--chdir', PY, 'versioned:application', '--preload', '-w', '2'], {
     env: { VERSION_FILE: file },
   });
@@ -136,6 +142,33 @@ test('SIGHUP under load with --preload: no failed request, a new fork server wit
       assert.equal(parentOf(pid), servers[1]);
     }
     await stopAndCheck(server, [servers[1]!, ...newWorkers]);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('SIGHUP with --preload and code that cannot be imported: the reload is abandoned, replacements fork the old code', async () => {
+  const file = versionFile('v1');
+  const server = await startNodicorn(['--chdir', PY, 'versioned:application', '--preload', '-w', '2'], {
+    env: { VERSION_FILE: file },
+  });
+  const [oldZygote] = forkServers(server);
+  const workers = bootedPids(server);
+  try {
+    rmSync(file); // versioned.py now fails at import
+    server.process.kill('SIGHUP');
+    await server.waitForLog('Reload failed; the current workers keep serving.');
+    assert.match(server.log(), /FileNotFoundError/);
+    assert.equal((await get(server.port, '/')).body, 'v1');
+    // Without --preload this replacement would import the broken code; here it is a fork of the old one.
+    process.kill(workers[0]!, 'SIGKILL');
+    await server.waitForLog(/Booting worker with pid: (\d+)/);
+    const replacement = Number(/Booting worker with pid: (\d+)/.exec(server.log())![1]);
+    seen.add(replacement);
+    assert.equal(parentOf(replacement), oldZygote);
+    for (let i = 0; i < 4; i++) assert.equal((await get(server.port, '/')).body, 'v1');
+    const failed = forkServers(server)[1]!;
+    await stopAndCheck(server, [oldZygote!, failed, workers[1]!, replacement]);
   } finally {
     await server.stop();
   }
