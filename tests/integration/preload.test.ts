@@ -185,6 +185,18 @@ test('--preload: SIGTERM leaves no worker or fork server behind, and removes the
   assert.equal(existsSync(dirname(socket)), false);
 });
 
+test('--preload: when the master is killed (SIGKILL), the fork server and its workers exit on their own', async () => {
+  const server = await startNodicorn(['--chdir', PY, 'preloaded:application', '--preload', '-w', '2']);
+  const [zygote] = forkServers(server);
+  const workers = bootedPids(server);
+  const config = readFileSync(`/proc/${zygote}/cmdline`, 'utf8').split('\0').at(-2)!;
+  const socketDir = dirname((JSON.parse(config) as { listen: string }).listen);
+  after(() => rmSync(socketDir, { recursive: true, force: true })); // nobody was left to remove it
+  server.process.kill('SIGKILL');
+  // The workers read end-of-stream from Node, the fork server from its control socket.
+  await until(() => [zygote!, ...workers].every((pid) => !alive(pid)), 'the fork server and workers to exit');
+});
+
 test('--preload: a process without the token from the SPAWN cannot pose as a worker', async () => {
   const server = await startNodicorn(['--chdir', PY, 'preloaded:application', '--preload', '-w', '1']);
   const [zygote] = forkServers(server);
