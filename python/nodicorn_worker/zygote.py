@@ -151,6 +151,7 @@ class Zygote:
 def main(config):
     for signum in GROUP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+    config = dict(config, master_pid=os.getppid())  # hooks' server.pid and worker.ppid in the workers
     control = socket.socket(fileno=int(config.get("fd", 3)))
     control.setblocking(True)
     try:

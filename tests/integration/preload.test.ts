@@ -174,6 +174,42 @@ test('SIGHUP with --preload and code that cannot be imported: the reload is aban
   }
 });
 
+test('--preload with gunicorn.conf.py hooks: post_fork and post_worker_init run in each forked worker', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-preload-conf-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const conf = join(dir, 'gunicorn.conf.py');
+  writeFileSync(
+    conf,
+    [
+      'def post_fork(server, worker):',
+      '    worker.log.info("post_fork in %d, master %d" % (worker.pid, server.pid))',
+      'def post_worker_init(worker):',
+      '    worker.log.info("post_worker_init in %d" % worker.pid)',
+      '',
+    ].join('\n'),
+  );
+  const server = await startNodicorn([
+    '-c',
+    conf,
+    '--chdir',
+    PY,
+    'preloaded:application',
+    '--preload',
+    '-w',
+    '2',
+  ]);
+  const [zygote] = forkServers(server);
+  const workers = bootedPids(server);
+  try {
+    for (const pid of workers) {
+      assert.match(server.log(), new RegExp(`post_fork in ${pid}, master ${server.process.pid}\n`));
+      assert.match(server.log(), new RegExp(`post_worker_init in ${pid}\n`));
+    }
+  } finally {
+    await stopAndCheck(server, [zygote!, ...workers]);
+  }
+});
+
 test('--preload: SIGTERM leaves no worker or fork server behind, and removes the private socket', async () => {
   const server = await startNodicorn(['--chdir', PY, 'preloaded:application', '--preload', '-w', '2']);
   const [zygote] = forkServers(server);
