@@ -150,6 +150,7 @@ class ForkedHost implements WorkerHost {
   #events: WorkerHostEvents | null = null;
   #socket: Socket | null = null;
   #exited = false;
+  #pendingSignal: NodeJS.Signals | null = null;
 
   constructor(server: ForkServer, id: number, age: number) {
     this.#server = server;
@@ -163,7 +164,7 @@ class ForkedHost implements WorkerHost {
   }
 
   connected(socket: Socket, pid: number, head: Buffer): void {
-    this.pid = pid;
+    this.#known(pid);
     this.#socket = socket;
     // Without a fork server to report the exit, the connection closing is the worker's end.
     socket.on('close', () => {
@@ -173,7 +174,13 @@ class ForkedHost implements WorkerHost {
   }
 
   forked(pid: number): void {
+    this.#known(pid);
+  }
+
+  #known(pid: number): void {
+    if (this.pid !== 0) return;
     this.pid = pid;
+    if (this.#pendingSignal !== null) this.kill(this.#pendingSignal);
   }
 
   loadFailed(traceback: string): void {
@@ -196,7 +203,12 @@ class ForkedHost implements WorkerHost {
   }
 
   kill(signal: NodeJS.Signals): void {
-    if (this.#exited || this.pid === 0) return;
+    if (this.#exited) return;
+    if (this.pid === 0) {
+      // Not forked yet (its fork server may still be importing): the signal goes out once the pid is known.
+      this.#pendingSignal = signal;
+      return;
+    }
     try {
       process.kill(this.pid, signal);
     } catch {

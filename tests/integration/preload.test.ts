@@ -174,6 +174,37 @@ test('SIGHUP with --preload and code that cannot be imported: the reload is aban
   }
 });
 
+test('3 SIGHUPs 0.2 s apart under --preload while the import takes 1 s: 2 workers, forked from the newest code', async () => {
+  const file = versionFile('v0');
+  const server = await startNodicorn(['--chdir', PY, 'versioned:application', '--preload', '-w', '2'], {
+    env: { VERSION_FILE: file, SLOW_BOOT: '1' },
+    timeoutMs: 30_000,
+  });
+  try {
+    // Workers asked of a fork server still importing are killed before they are forked: the kill must
+    // reach them once they are.
+    for (const version of ['v1', 'v2', 'v3']) {
+      writeFileSync(file, version);
+      server.process.kill('SIGHUP');
+      await pause(200);
+    }
+    await server.waitForLog(/Reloaded: workers now \d+/, 30_000);
+    const servers = forkServers(server);
+    const newest = servers.at(-1)!;
+    const children = () =>
+      readFileSync(`/proc/${newest}/task/${newest}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    await until(
+      () => servers.slice(0, -1).every((pid) => !alive(pid)) && children().length === 2,
+      'only the newest fork server, with 2 workers',
+    );
+    for (const pid of children()) seen.add(Number(pid));
+    for (let i = 0; i < 6; i++) assert.equal((await get(server.port, '/')).body, 'v3');
+    await stopAndCheck(server, [newest, ...children().map(Number)]);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('--preload with gunicorn.conf.py hooks: post_fork and post_worker_init run in each forked worker', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nodicorn-preload-conf-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
