@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Runs every compiled test file with node:test. Node 20 does not expand globs, so the list is built here.
-// Usage: node scripts/run-tests.js [substring ...]   (only files whose path contains one of the substrings)
+// Usage: node scripts/run-tests.js [substring ...]   (only files whose path under tests/ contains one of the
+// substrings: the checkout's own path, such as a worktree named wt-preload, must not select every file)
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 const root = new URL('../dist/tests/', import.meta.url).pathname;
 const files = [];
@@ -16,7 +17,8 @@ const walk = (dir) => {
 };
 walk(root);
 const filters = process.argv.slice(2);
-const selected = filters.length === 0 ? files : files.filter((f) => filters.some((s) => f.includes(s)));
+const selected =
+  filters.length === 0 ? files : files.filter((f) => filters.some((s) => relative(root, f).includes(s)));
 if (selected.length === 0) {
   console.error('no test files found under dist/tests (did the build run?)');
   process.exit(1);

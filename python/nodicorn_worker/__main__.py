@@ -2,7 +2,9 @@
 nodicorn with the protocol socket on fd 3 (NAME only shows in ps; AGE is the worker's sequence number).
 Imports the app, says READY (or LOADFAIL with the traceback), then serves. With hooks from a
 gunicorn.conf.py (hooks.py), runs post_fork before the import, post_worker_init after it, worker_exit at
-the end and worker_abort on SIGABRT."""
+the end and worker_abort on SIGABRT.
+
+`python -m nodicorn_worker [--name=NAME] --zygote '{...}'` is the fork server of --preload (zygote.py)."""
 import faulthandler
 import json
 import os
@@ -43,17 +45,28 @@ def main():
     args = sys.argv[1:]
     if args and args[0].startswith("--name="):
         args.pop(0)
+    if args and args[0] == "--zygote":
+        from .zygote import main as zygote_main
+
+        zygote_main(json.loads(args[1]))
+        return
     config = json.loads(args[0])
     age = int(args[1]) if len(args) > 1 else 0
+    fd = int(config.get("fd", 3))
+    run(config, age, Connection(fd))
+
+
+def run(config, age, conn, app=None):
+    """The worker: imports the app (unless a fork server did, --preload: then `app`), says READY or LOADFAIL,
+    serves until Node closes the connection. Gunicorn's order of hooks either way: post_fork, then
+    post_worker_init once the app is there."""
     for signum in IGNORED:
         signal.signal(signum, ignore)
     # On a request timeout Node sends SIGABRT first: this prints every thread's stack to the error log.
     faulthandler.enable(all_threads=True)
-    fd = int(config.get("fd", 3))
     # The socket is this process's alone: a program the app runs must not inherit it (nor, forked, keep a
     # copy), else Node would not see it close when this worker exits.
-    os.set_inheritable(fd, False)
-    conn = Connection(fd)
+    os.set_inheritable(conn.fd, False)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=conn.sock.close)
     hooks = None
@@ -63,7 +76,8 @@ def main():
 
             hooks = Hooks(config, age)
             hooks.call("post_fork", hooks.post_fork, hooks.server, hooks.worker)
-        app = load_app(config["module"], config["attr"], config.get("chdir", ""), config.get("pythonpath", []))
+        if app is None:
+            app = load_app(config["module"], config["attr"], config.get("chdir", ""), config.get("pythonpath", []))
     except AppImportError as error:
         # The reference names nothing loadable (no such module or attribute): one line, as Gunicorn says it.
         conn.send_frame(LOADFAIL, 0, str(error).encode("utf-8", "replace"))

@@ -63,17 +63,17 @@ class Log:
 class Server:
     """Gunicorn's Arbiter as hooks see it; here the server is the Node process."""
 
-    def __init__(self, log):
-        self.pid = os.getppid()
+    def __init__(self, log, pid):
+        self.pid = pid
         self.log = log
 
 
 class WorkerInfo:
     """Gunicorn's Worker as hooks see it."""
 
-    def __init__(self, age, log):
+    def __init__(self, age, log, ppid):
         self.pid = os.getpid()
-        self.ppid = os.getppid()
+        self.ppid = ppid
         self.age = age
         self.log = log
         self.alive = True
@@ -142,8 +142,10 @@ class Hooks:
 
     def __init__(self, config, age):
         self.log = Log(config.get("loglevel", "info"))
-        self.server = Server(self.log)
-        self.worker = WorkerInfo(age, self.log)
+        # The master is Node: the worker's parent, or under --preload the fork server's (zygote.py says which).
+        master = config.get("master_pid") or os.getppid()
+        self.server = Server(self.log, master)
+        self.worker = WorkerInfo(age, self.log, master)
         hooks = config["hooks"]
         cwd = os.getcwd()
         # Gunicorn reads the file in the directory it was started from, before --chdir.

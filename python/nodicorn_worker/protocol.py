@@ -21,6 +21,12 @@ FAIL = 0x15
 READY = 0x16
 LOADFAIL = 0x17
 
+# The fork server (--preload, zygote.py) and the workers it forks (see protocol.ts).
+SPAWN = 0x04
+HELLO = 0x18
+FORKED = 0x19
+EXITED = 0x1A
+
 FLAG_BODY_IN_FILE = 0x01
 
 # BODY bytes a worker may send for a request before its first CREDIT (flow control: see protocol.ts).

@@ -41,6 +41,19 @@
  *   READY    id 0, payload: UTF-8 JSON {pid, python}: the app is imported, requests may come.
  *   LOADFAIL id 0, payload: UTF-8: the app could not be imported, and the worker exits. One line when the
  *            reference names nothing (no such module or attribute), the traceback when the import raised.
+ *
+ * With --preload a fork server (python/nodicorn_worker/zygote.py) imports the app once and forks the
+ * workers; the same frames run on its own socket pair (fd 3), and each forked worker connects to a
+ * private Unix socket of Node's (fork-server.ts) and speaks the protocol above after one HELLO.
+ *
+ * Node → fork server
+ *   SPAWN    id: the worker's id; payload: UTF-8 JSON {age, token}: fork a worker.
+ * Fork server → Node
+ *   READY / LOADFAIL  id 0, as a worker's: the app is imported (or could not be).
+ *   FORKED   id: the worker's id; payload: | pid u32 |.
+ *   EXITED   id: the worker's id; payload: UTF-8 JSON {code, signal}: the fork server reaped it.
+ * Forked worker → Node, first frame on its connection
+ *   HELLO    id: the worker's id; payload: | pid u32 | token |: the one-time token of its SPAWN.
  */
 
 export const FRAME_HEADER_SIZE = 9;
@@ -56,6 +69,11 @@ export const WHOLE = 0x14;
 export const FAIL = 0x15;
 export const READY = 0x16;
 export const LOADFAIL = 0x17;
+
+export const SPAWN = 0x04;
+export const HELLO = 0x18;
+export const FORKED = 0x19;
+export const EXITED = 0x1a;
 
 export const FLAG_BODY_IN_FILE = 0x01;
 

@@ -22,6 +22,7 @@ import type { Settings } from '../settings/definitions.js';
 import { initialState, type SupervisorEvent, type SupervisorState, step } from '../supervisor/policy.js';
 import { findPython } from './find-python.js';
 import { queueFull, refuse, type ShedReason, shedExpired, waitedTooLong } from './queue-shedding.js';
+import { ForkServers } from './fork-server.js';
 import { SpoolBudget } from './response-spool.js';
 import { RssSampler } from './rss-sampler.js';
 import { workerEnv } from './worker-package.js';
@@ -62,6 +63,8 @@ export class PythonBackend implements Backend {
   readonly #log: Logger;
   readonly #settings: Settings;
   #launch: WorkerLaunch | null = null;
+  /** --preload: the fork servers that workers are forked from (fork-server.ts); null when Node spawns them. */
+  #forks: ForkServers | null = null;
   /** Every worker process not yet gone, by its id in the supervisor's state. */
   readonly #workers = new Map<number, WorkerProcess>();
   #supervisor: SupervisorState;
@@ -102,11 +105,6 @@ export class PythonBackend implements Backend {
   async start(): Promise<void> {
     const { settings, app, cwd } = this.#options;
     const env = this.#options.env ?? process.env;
-    if (settings.preload_app) {
-      throw new AppLoadFailed(
-        '--preload is not supported: each worker imports the application itself (forking workers from one imported template is planned)',
-      );
-    }
     // Bodies spooled by a nodicorn that died before removing them (only the fallback to named files).
     for (const name of await removeStaleSpools()) this.#log.info(`Removed a stale request body: ${name}`);
     const python = await findPython(settings.python, env);
@@ -139,10 +137,16 @@ export class PythonBackend implements Backend {
         sendTimeoutMs: settings.send_timeout * 1000,
       }),
     };
-    await new Promise<void>((resolvePromise, reject) => {
-      this.#booting = { resolve: resolvePromise, reject };
-      this.#apply({ type: 'tick' });
-    });
+    if (settings.preload_app) this.#forks = await ForkServers.open(this.#launch, config, name);
+    try {
+      await new Promise<void>((resolvePromise, reject) => {
+        this.#booting = { resolve: resolvePromise, reject };
+        this.#apply({ type: 'tick' });
+      });
+    } catch (error) {
+      await this.#forks?.close();
+      throw error;
+    }
     const target = this.#supervisor.target;
     this.#log.info(`Booted ${target} worker${target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`);
     if (settings.reload) this.#watchSources([appDir, ...config.pythonpath]);
@@ -388,6 +392,7 @@ export class PythonBackend implements Backend {
     clearTimeout(force);
     clearTimeout(this.#wake);
     clearInterval(this.#queueWatch);
+    await this.#forks?.close();
   }
 
   /** While closing: resolves the wait once nothing is queued or running (a crash can end the last request). */
@@ -407,7 +412,8 @@ export class PythonBackend implements Backend {
     for (const action of actions) {
       switch (action.type) {
         case 'spawn':
-          if (this.#launch !== null) this.#workers.set(action.id, this.#newWorker(action.id));
+          if (this.#launch !== null)
+            this.#workers.set(action.id, this.#newWorker(action.id, action.generation));
           break;
         case 'retire':
           this.#retire(this.#workers.get(action.id));
@@ -424,6 +430,7 @@ export class PythonBackend implements Backend {
           this.#wake.unref();
           break;
         case 'reloaded':
+          this.#forks?.retireBelow(action.generation);
           for (const worker of this.#workers.values())
             if (worker.state === 'retiring') this.#metrics?.restarted('reload');
           this.#log.info(`Reloaded: workers now ${this.#readyPids().join(', ')}`);
@@ -445,12 +452,16 @@ export class PythonBackend implements Backend {
     return pids;
   }
 
-  #newWorker(id: number): WorkerProcess {
+  #newWorker(id: number, generation: number): WorkerProcess {
     const { max_requests: max, max_requests_jitter: jitter } = this.#settings;
     const limit = max > 0 ? max + (jitter > 0 ? randomInt(0, jitter + 1) : 0) : Number.POSITIVE_INFINITY;
     const age = ++this.#age;
     const { post_worker_init: postWorkerInit, worker_exit: workerExit } = this.#settings;
-    return new WorkerProcess(this.#launch!, limit, age, {
+    const launch =
+      this.#forks === null
+        ? this.#launch!
+        : { ...this.#launch!, host: this.#forks.host(id, generation, age) };
+    return new WorkerProcess(launch, limit, age, {
       ready: (worker) => {
         if (this.#booting === null) this.#log.info(`Booting worker with pid: ${worker.pid}`);
         this.#apply({ type: 'booted', id });

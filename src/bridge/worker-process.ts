@@ -79,6 +79,74 @@ export interface WorkerLaunch {
   readonly timeout: number;
   /** Buffering for slow clients, shared by every worker. */
   readonly spool: SpoolBudget;
+  /** How the process is started and reached; default: spawned by Node (SpawnedHost). */
+  readonly host?: WorkerHost;
+}
+
+/** What a WorkerProcess hears from the process it talks to. */
+export interface WorkerHostEvents {
+  /** The frame socket, and bytes already read from it (frames that followed a HELLO). */
+  connected(socket: Socket, head: Buffer): void;
+  /** The app could not be imported for this worker (by a fork server: the worker never existed). */
+  loadFailed(traceback: string): void;
+  exit(code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+/**
+ * How a worker process is started and reached: spawned by Node with the socket on its stdio (SpawnedHost),
+ * or forked by a fork server under --preload (fork-server.ts), which connects back to Node.
+ */
+export interface WorkerHost {
+  /** 0 until known. */
+  readonly pid: number;
+  start(events: WorkerHostEvents): void;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** A worker Node spawns itself: the frame socket is its fd 3, its output goes to the error log. */
+export class SpawnedHost implements WorkerHost {
+  readonly #launch: WorkerLaunch;
+  readonly #age: number;
+  #child: ChildProcess | null = null;
+
+  constructor(launch: WorkerLaunch, age: number) {
+    this.#launch = launch;
+    this.#age = age;
+  }
+
+  get pid(): number {
+    return this.#child?.pid ?? 0;
+  }
+
+  start(events: WorkerHostEvents): void {
+    const launch = this.#launch;
+    const child = spawn(launch.python, [...launch.args, String(this.#age)], {
+      cwd: launch.cwd,
+      env: launch.env,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    });
+    this.#child = child;
+    // The app's stdout and stderr (and wsgi.errors) go to the error log, whole lines, each stream apart.
+    forwardOutput(child, launch.log);
+    child.on('error', (error) => launch.log.error(`cannot start ${launch.python}: ${error.message}`));
+    child.on('exit', (code, signal) => events.exit(code, signal));
+    events.connected(child.stdio[3] as Socket, EMPTY);
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A child's stdout and stderr into the error log, whole lines, each stream apart. */
+export function forwardOutput(child: ChildProcess, log: Logger): void {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    const lines = new OutputLines((text) => log.raw(text));
+    stream.on('data', (chunk: Buffer) => lines.push(chunk));
+    stream.on('end', () => lines.flush());
+  }
 }
 
 export type WorkerState = 'booting' | 'ready' | 'retiring' | 'dead';
@@ -116,14 +184,12 @@ export class WorkerProcess {
   /** This worker's sequence number since the server started (passed to it: Gunicorn's worker.age). */
   readonly age: number;
   readonly inFlight = new Map<number, Dispatch>();
-  readonly child: ChildProcess;
-  readonly #socket: Socket;
+  readonly #host: WorkerHost;
+  /** The frame socket; null until a forked worker has connected (nothing is sent before READY). */
+  #socket: Socket | null = null;
   readonly #decoder = new FrameDecoder();
   readonly #launch: WorkerLaunch;
   readonly #events: WorkerEvents;
-  /** The app's stdout and stderr (and wsgi.errors) go to the error log, whole lines, each stream apart. */
-  readonly #stdout = new OutputLines((text) => this.#launch.log.raw(text));
-  readonly #stderr = new OutputLines((text) => this.#launch.log.raw(text));
   /** How the process ended, once it has; the worker is gone when its socket has closed too. */
   #ended: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   #socketClosed = false;
@@ -135,34 +201,34 @@ export class WorkerProcess {
   });
 
   constructor(launch: WorkerLaunch, maxRequests: number, age: number, events: WorkerEvents) {
+    const host = launch.host ?? new SpawnedHost(launch, age);
     this.#launch = launch;
     this.#events = events;
     this.maxRequests = maxRequests;
     this.age = age;
-    this.child = spawn(launch.python, [...launch.args, String(age)], {
-      cwd: launch.cwd,
-      env: launch.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    });
-    this.#socket = this.child.stdio[3] as Socket;
-    this.#socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, this.#onFrame));
-    this.#socket.on('error', () => {}); // the exit handler reports what matters
-    this.#socket.on('close', () => {
-      this.#socketClosed = true;
-      this.#checkGone();
-    });
-    this.child.stdout!.on('data', (chunk: Buffer) => this.#stdout.push(chunk));
-    this.child.stdout!.on('end', () => this.#stdout.flush());
-    this.child.stderr!.on('data', (chunk: Buffer) => this.#stderr.push(chunk));
-    this.child.stderr!.on('end', () => this.#stderr.flush());
-    this.child.on('error', (error) => launch.log.error(`cannot start ${launch.python}: ${error.message}`));
-    this.child.on('exit', (code, signal) => {
-      // No new request may come here; the frames it wrote before exiting are still being read: a
-      // response it completed is delivered, not turned into a 502 (it exits right after the END).
-      this.state = 'dead';
-      this.#ended = { code, signal };
-      this.#checkGone();
-      if (!this.#gone) setTimeout(() => this.#socket.destroy(), SOCKET_LINGER_MS).unref();
+    this.#host = host;
+    host.start({
+      connected: (socket, head) => {
+        this.#socket = socket;
+        socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, this.#onFrame));
+        socket.on('error', () => {}); // the exit handler reports what matters
+        socket.on('close', () => {
+          this.#socketClosed = true;
+          this.#checkGone();
+        });
+        if (head.length > 0) this.#decoder.push(head, this.#onFrame);
+        if (this.state === 'retiring' && this.inFlight.size === 0) socket.end();
+      },
+      loadFailed: (traceback) => this.#events.loadFailed(this, traceback),
+      exit: (code, signal) => {
+        // No new request may come here; the frames it wrote before exiting are still being read: a
+        // response it completed is delivered, not turned into a 502 (it exits right after the END).
+        this.state = 'dead';
+        this.#ended = { code, signal };
+        if (this.#socket === null) this.#socketClosed = true; // a forked worker that never connected
+        this.#checkGone();
+        if (!this.#gone) setTimeout(() => this.#socket?.destroy(), SOCKET_LINGER_MS).unref();
+      },
     });
   }
 
@@ -174,7 +240,12 @@ export class WorkerProcess {
   }
 
   get pid(): number {
-    return this.child.pid ?? 0;
+    return this.#host.pid;
+  }
+
+  /** Calls `listener` once the worker is gone (see `gone`). */
+  onExit(listener: () => void): void {
+    void this.gone.then(listener);
   }
 
   /**
@@ -255,26 +326,26 @@ export class WorkerProcess {
   #send(frame: Buffer): void {
     if (!this.#corked) {
       this.#corked = true;
-      this.#socket.cork();
+      this.#socket?.cork();
       setImmediate(this.#uncork);
     }
-    this.#socket.write(frame);
+    this.#socket?.write(frame);
   }
 
   #uncork = (): void => {
     this.#corked = false;
-    this.#socket.uncork();
+    this.#socket?.uncork();
   };
 
   /** Stops taking requests; the worker exits once what it holds is done (it reads end-of-stream). */
   retire(): void {
     if (this.state === 'dead') return;
     this.state = 'retiring';
-    if (this.inFlight.size === 0) this.#socket.end();
+    if (this.inFlight.size === 0) this.#socket?.end();
   }
 
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.state !== 'dead') this.child.kill(signal);
+    if (this.state !== 'dead') this.#host.kill(signal);
   }
 
   /**
@@ -445,7 +516,7 @@ export class WorkerProcess {
     }
     this.served++;
     if (dispatch.body.kind === 'file') void dispatch.body.dispose();
-    if (this.state === 'retiring' && this.inFlight.size === 0) this.#socket.end();
+    if (this.state === 'retiring' && this.inFlight.size === 0) this.#socket?.end();
     this.#events.idle(this);
   }
 
@@ -464,7 +535,7 @@ export class WorkerProcess {
 
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.state = 'dead';
-    this.#socket.destroy();
+    this.#socket?.destroy();
     const unstarted: Dispatch[] = [];
     this.#stopSweep();
     for (const dispatch of this.inFlight.values()) {

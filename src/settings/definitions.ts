@@ -488,7 +488,7 @@ export const SETTINGS = {
     key: 'preload_app',
     flag: '--preload',
     section: 'Python',
-    doc: 'Import the application once, in a template process, and fork workers from it.',
+    doc: 'Import the application once, in a fork server, and fork the workers from it (shared memory, fast replacement); HUP starts a fork server with the new code.',
     default: false,
     parse: boolean,
     boolean: true,

@@ -126,7 +126,7 @@ export const GUNICORN_SETTINGS: Readonly<Record<string, GunicornSetting>> = {
   preload_app: mapped(
     '--preload',
     'preload_app',
-    'Refused at start for now: each worker imports the app (docs/python-apps.md).',
+    'A fork server imports the app once and forks the workers; unlike Gunicorn, HUP reloads the code (a new fork server per generation; docs/python-apps.md).',
   ),
   sendfile: notApplicable(
     '--no-sendfile',

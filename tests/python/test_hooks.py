@@ -58,6 +58,10 @@ class ConfFile(unittest.TestCase):
                                                 "names": ["pre_request", "post_request", "post_worker_init"]}}
         hooks = Hooks(config, 7)
         self.assertEqual((hooks.worker.pid, hooks.worker.age), (os.getpid(), 7))
+        self.assertEqual((hooks.server.pid, hooks.worker.ppid), (os.getppid(), os.getppid()))
+        # A worker forked by the fork server (--preload) is told who the master is.
+        forked = Hooks(dict(config, master_pid=12345), 8)
+        self.assertEqual((forked.server.pid, forked.worker.ppid), (12345, 12345))
         self.assertEqual(hooks.post_request_args, 3)
         environ = {"REQUEST_METHOD": "GET", "RAW_URI": "/p/q?x=1", "QUERY_STRING": "x=1",
                    "SERVER_PROTOCOL": "HTTP/1.0", "HTTP_HOST": "h", "CONTENT_TYPE": "text/plain"}
