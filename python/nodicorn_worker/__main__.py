@@ -1,6 +1,7 @@
 """Entry point: `python -m nodicorn_worker [--name=NAME] '{"module": ..., "attr": ..., ...}' AGE`, started by
 nodicorn with the protocol socket on fd 3 (NAME only shows in ps; AGE is the worker's sequence number).
-Imports the app, says READY (or LOADFAIL with the traceback), then serves. With hooks from a
+Imports the app, says READY (or LOADFAIL with the traceback), then serves; with --reload, READY lists
+the app's source files for Node to watch. With hooks from a
 gunicorn.conf.py (hooks.py), runs post_fork before the import, post_worker_init after it, worker_exit at
 the end and worker_abort on SIGABRT."""
 import faulthandler
@@ -10,7 +11,7 @@ import signal
 import sys
 import traceback
 
-from .loader import load_app
+from .loader import app_source_files, load_app
 from .protocol import LOADFAIL, READY
 from .worker import Connection, Worker
 
@@ -61,6 +62,8 @@ def main():
         if hooks.pre_request is not None or hooks.post_request is not None:
             per_request = hooks
     ready = {"pid": os.getpid(), "python": sys.version.split()[0]}
+    if config.get("reload"):
+        ready["files"] = app_source_files()
     conn.send_frame(READY, 0, json.dumps(ready).encode())
     worker = Worker(app, conn, int(config.get("threads", 1)), bool(config.get("multiprocess", False)), per_request)
     signal.signal(signal.SIGTERM, worker.on_sigterm)

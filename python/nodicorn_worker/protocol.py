@@ -2,6 +2,8 @@
 frame diagram). Same constant names; both codecs are tested against tests/fixtures/protocol-vectors.json.
 
 Every frame: | length u32 | type u8 | request id u32 | payload |, big-endian, length = 5 + len(payload).
+READY's payload is UTF-8 JSON {pid, python, files?}: `files` (with --reload) lists the app's own imported
+source files (loader.app_source_files) for Node to watch.
 """
 import struct
 

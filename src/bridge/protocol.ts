@@ -35,7 +35,9 @@
  *   END      payload empty: the response is complete (close() has been called).
  *   WHOLE    payload: | head length u32 | head (as HEAD) | body | — HEAD + BODY + END in one frame.
  *   FAIL     payload: UTF-8 traceback. The app raised; Node answers 500, or aborts if headers went out.
- *   READY    id 0, payload: UTF-8 JSON {pid, python}: the app is imported, requests may come.
+ *   READY    id 0, payload: UTF-8 JSON {pid, python, files?}: the app is imported, requests may come;
+ *            with --reload, `files` lists the app's own source files it imported (not the stdlib or
+ *            site-packages), for Node to watch.
  *   LOADFAIL id 0, payload: UTF-8 traceback: the app could not be imported; the worker exits.
  */
 

@@ -4,7 +4,7 @@ import sys
 import tempfile
 import unittest
 
-from nodicorn_worker.loader import AppImportError, load_app
+from nodicorn_worker.loader import AppImportError, app_source_files, load_app
 
 APP = '''
 def application(environ, start_response):
@@ -59,6 +59,31 @@ class Loader(unittest.TestCase):
     def test_the_app_directory_is_on_sys_path(self):
         self.load("application")
         self.assertIn(self.dir, sys.path)
+
+
+class AppSourceFiles(unittest.TestCase):
+    """--reload watches what the app imported from its own code, not the stdlib or installed packages."""
+
+    def test_app_modules_are_listed_and_installed_ones_are_not(self):
+        import json as stdlib_module
+        import types
+
+        app_dir = os.path.realpath(tempfile.mkdtemp())
+        app_file = os.path.join(app_dir, "app.py")
+        venv_file = os.path.join(app_dir, ".venv", "lib", "python3", "site-packages", "flask", "__init__.py")
+        for path in (app_file, venv_file):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write("")
+        modules = {}
+        for name, path in (("app", app_file), ("flask", venv_file), ("gone", os.path.join(app_dir, "gone.py"))):
+            module = types.ModuleType(name)
+            module.__file__ = path
+            modules[name] = module
+        modules["json"] = stdlib_module
+        modules["sys"] = sys  # a builtin: no __file__
+        modules["nodicorn_worker.loader"] = sys.modules["nodicorn_worker.loader"]
+        self.assertEqual(app_source_files(modules), [app_file])
 
 
 if __name__ == "__main__":
