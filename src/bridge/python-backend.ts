@@ -7,8 +7,7 @@
  * SIGHUP (new workers first, then the old ones drain: no request fails) and on source changes (--reload).
  */
 import { randomInt } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { AppRef } from '../cli/app-ref.js';
 import { workersChanged } from '../observability/channels.js';
 import type { Logger } from '../observability/logger.js';
@@ -20,6 +19,7 @@ import { NO_BODY, type ReceivedBody, receiveBody, removeStaleSpools } from '../s
 import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { initialState, type SupervisorEvent, type SupervisorState, step } from '../supervisor/policy.js';
+import { ReloadWatcher } from '../supervisor/reload-watcher.js';
 import { findPython } from './find-python.js';
 import { SpoolBudget } from './response-spool.js';
 import { workerEnv } from './worker-package.js';
@@ -66,7 +66,7 @@ export class PythonBackend implements Backend {
   #queue: Dispatch[] = [];
   #nextId = 1;
   #closing = false;
-  #watcher: FSWatcher | null = null;
+  #watcher: ReloadWatcher | null = null;
   #drained: (() => void) | null = null;
   #metrics: Metrics | null = null;
   /** Workers started so far: each one's age (Gunicorn's worker.age). */
@@ -107,6 +107,7 @@ export class PythonBackend implements Backend {
       threads: settings.threads,
       multiprocess: settings.workers > 1,
       loglevel: settings.loglevel,
+      ...(settings.reload ? { reload: true } : {}),
       ...(this.#options.workerHooks === undefined ? {} : { hooks: this.#options.workerHooks }),
     };
     const name = settings.proc_name === '' ? [] : [`--name=${settings.proc_name}`];
@@ -126,13 +127,26 @@ export class PythonBackend implements Backend {
         sendTimeoutMs: settings.send_timeout * 1000,
       }),
     };
-    await new Promise<void>((resolvePromise, reject) => {
-      this.#booting = { resolve: resolvePromise, reject };
-      this.#apply({ type: 'tick' });
-    });
+    if (settings.reload)
+      this.#watchSources(
+        appDir,
+        settings.reload_extra_files.map((f) => resolve(appDir, f)),
+      );
+    try {
+      await new Promise<void>((resolvePromise, reject) => {
+        this.#booting = { resolve: resolvePromise, reject };
+        this.#apply({ type: 'tick' });
+      });
+    } catch (error) {
+      this.#watcher?.close();
+      throw error;
+    }
     const target = this.#supervisor.target;
     this.#log.info(`Booted ${target} worker${target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`);
-    if (settings.reload) this.#watchSources([appDir, ...config.pythonpath]);
+    if (this.#watcher !== null)
+      this.#log.info(
+        `--reload: watching ${this.#watcher.files} files in ${this.#watcher.watching} directories`,
+      );
   }
 
   healthy(): boolean {
@@ -314,6 +328,7 @@ export class PythonBackend implements Backend {
     return new WorkerProcess(this.#launch!, limit, age, {
       ready: (worker) => {
         if (this.#booting === null) this.#log.info(`Booting worker with pid: ${worker.pid}`);
+        this.#watcher?.add(worker.sources);
         this.#apply({ type: 'booted', id });
         this.#publishCount();
         callHook(this.#log, 'post_worker_init', postWorkerInit, { pid: worker.pid, age });
@@ -424,21 +439,20 @@ export class PythonBackend implements Backend {
     }
   }
 
-  #watchSources(dirs: string[]): void {
-    let pending: NodeJS.Timeout | undefined;
-    const onChange = (_event: string, file: string | Buffer | null) => {
-      const name = file === null ? '' : String(file);
-      if (!name.endsWith('.py')) return;
-      clearTimeout(pending);
-      pending = setTimeout(() => {
-        this.#log.info(`Worker reloading: ${name} modified`);
-        this.reload(`${name} modified`);
-      }, 200);
+  /** --reload: the files the workers report having imported, and --reload-extra-file. */
+  #watchSources(appDir: string, extra: readonly string[]): void {
+    const shown = (file: string) => {
+      const rel = relative(appDir, file);
+      return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
     };
-    try {
-      this.#watcher = watch(dirs[0]!, { recursive: true }, onChange);
-    } catch (error) {
-      this.#log.warning(`--reload: cannot watch ${dirs[0]}: ${String(error)}`);
-    }
+    this.#watcher = new ReloadWatcher({
+      onChange: (files) => {
+        const why = `${files.map(shown).join(', ')} changed`;
+        this.#log.info(`reloading: ${why}`);
+        this.reload(why);
+      },
+      warn: (message) => this.#log.warning(message),
+    });
+    this.#watcher.add(extra);
   }
 }

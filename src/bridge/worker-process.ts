@@ -95,6 +95,8 @@ export class WorkerProcess {
   state: WorkerState = 'booting';
   /** The worker was killed for running a request past --timeout. */
   timedOut = false;
+  /** With --reload: the app's own source files the worker imported (READY's `files`). */
+  sources: readonly string[] = [];
   /** Requests served, for --max-requests. */
   served = 0;
   /** Requests after which this worker retires (Infinity = never). */
@@ -241,6 +243,7 @@ export class WorkerProcess {
     if (id === 0) {
       if (type === READY && this.state === 'booting') {
         this.state = 'ready';
+        this.sources = readySources(payload);
         this.#events.ready(this);
       } else if (type === LOADFAIL) this.#events.loadFailed(this, payload.toString('utf8'));
       return;
@@ -422,5 +425,15 @@ export class WorkerProcess {
     this.inFlight.clear();
     this.#running = 0;
     this.#events.exit(this, code, signal, unstarted);
+  }
+}
+
+/** READY's JSON {pid, python, files?}: the files, or none when absent or unreadable. */
+function readySources(payload: Buffer): string[] {
+  try {
+    const files: unknown = (JSON.parse(payload.toString('utf8')) as { files?: unknown }).files;
+    return Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string') : [];
+  } catch {
+    return [];
   }
 }

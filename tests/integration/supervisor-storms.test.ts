@@ -58,7 +58,7 @@ test('10 × (TTIN, TTOU) 10 ms apart on -w 2 ends with exactly 2 workers', async
       await pause(10);
     }
     await until(() => workers(server).length === 2, `2 workers (now ${workers(server).length})`);
-    assert.match(server.log(), /workers: 2\n[^]*$/);
+    assert.match(server.log(), /workers: 2\n[\s\S]*$/);
     assert.equal((await get(server.port, '/')).status, 200);
   } finally {
     await server.stop();
