@@ -11,7 +11,7 @@ import signal
 import sys
 import traceback
 
-from .loader import app_source_files, load_app
+from .loader import SourceFiles, load_app
 from .protocol import LOADFAIL, READY
 from .worker import Connection, Worker
 
@@ -62,10 +62,12 @@ def main():
         if hooks.pre_request is not None or hooks.post_request is not None:
             per_request = hooks
     ready = {"pid": os.getpid(), "python": sys.version.split()[0]}
-    if config.get("reload"):
-        ready["files"] = app_source_files()
+    sources = SourceFiles() if config.get("reload") else None
+    if sources is not None:
+        ready["files"] = sorted(sources.sent)
     conn.send_frame(READY, 0, json.dumps(ready).encode())
     worker = Worker(app, conn, int(config.get("threads", 1)), bool(config.get("multiprocess", False)), per_request)
+    worker.sources = sources
     signal.signal(signal.SIGTERM, worker.on_sigterm)
     try:
         worker.serve()

@@ -94,3 +94,21 @@ def app_source_files(modules=None):
             continue
         files.add(path)
     return sorted(files)
+
+
+class SourceFiles:
+    """--reload: the app's source files Node has been told about (READY's `files`, then SOURCES frames)."""
+
+    def __init__(self):
+        self.modules = len(sys.modules)
+        self.sent = set(app_source_files())
+
+    def new_files(self):
+        """Files of modules imported since the last call; None at the cost of one len() when none were."""
+        count = len(sys.modules)
+        if count == self.modules:
+            return None
+        self.modules = count
+        files = [f for f in app_source_files() if f not in self.sent]
+        self.sent.update(files)
+        return files

@@ -3,6 +3,7 @@ default (Gunicorn's sync model, minus its slow-client weakness: Node does all ne
 threads > 1 a reader thread feeds a pool of request threads, requests multiplexed by id."""
 import collections
 import io
+import json
 import os
 import queue
 import select
@@ -13,8 +14,8 @@ import threading
 import traceback
 from time import monotonic
 
-from .protocol import (BODY, CANCEL, CREDIT, END, FAIL, FRAME_HEADER, HEAD, INITIAL_WINDOW, REQUEST, U32, WHOLE,
-                       decode_request, encode_head, frame_header)
+from .protocol import (BODY, CANCEL, CREDIT, END, FAIL, FRAME_HEADER, HEAD, INITIAL_WINDOW, REQUEST, SOURCES, U32,
+                       WHOLE, decode_request, encode_head, frame_header)
 
 SENDFILE_BLOCK = 1 << 20
 # Frames with more than this still to come are read into a buffer of their own (Connection.read_large).
@@ -355,6 +356,7 @@ class Worker:
         self.conn = conn
         self.threads = threads
         self.hooks = hooks  # gunicorn.conf.py's pre_request/post_request (hooks.py), or None
+        self.sources = None  # --reload: loader.SourceFiles, to report modules imported by requests
         self.base = {
             "wsgi.version": (1, 0),
             "wsgi.errors": sys.stderr,
@@ -403,6 +405,10 @@ class Worker:
         if hooks is not None:
             # After the response went to Node, as Gunicorn runs it after the response was written.
             hooks.after(req, environ, call.status, call.headers, call.sent)
+        if self.sources is not None:
+            files = self.sources.new_files()
+            if files:
+                conn.send_frame(SOURCES, 0, json.dumps(files).encode())
 
     def on_sigterm(self, signum, frame):
         self.stopping = True

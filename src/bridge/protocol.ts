@@ -39,6 +39,9 @@
  *            with --reload, `files` lists the app's own source files it imported (not the stdlib or
  *            site-packages), for Node to watch.
  *   LOADFAIL id 0, payload: UTF-8 traceback: the app could not be imported; the worker exits.
+ *   SOURCES  id 0, payload: UTF-8 JSON [file, …] (--reload only): source files of the app's modules
+ *            imported since READY (Django imports its URLconf and views on the first request), sent
+ *            after the request that imported them.
  */
 
 export const FRAME_HEADER_SIZE = 9;
@@ -54,6 +57,7 @@ export const WHOLE = 0x14;
 export const FAIL = 0x15;
 export const READY = 0x16;
 export const LOADFAIL = 0x17;
+export const SOURCES = 0x18;
 
 export const FLAG_BODY_IN_FILE = 0x01;
 

@@ -127,11 +127,7 @@ export class PythonBackend implements Backend {
         sendTimeoutMs: settings.send_timeout * 1000,
       }),
     };
-    if (settings.reload)
-      this.#watchSources(
-        appDir,
-        settings.reload_extra_files.map((f) => resolve(appDir, f)),
-      );
+    if (settings.reload) this.#watchSources(settings.reload_extra_files.map((f) => resolve(appDir, f)));
     try {
       await new Promise<void>((resolvePromise, reject) => {
         this.#booting = { resolve: resolvePromise, reject };
@@ -337,6 +333,7 @@ export class PythonBackend implements Backend {
           this.#booting = null;
         }
       },
+      sources: (_worker, files) => this.#watchMore(files),
       loadFailed: (worker, traceback) => {
         if (this.#booting !== null) {
           // At start a broken app is an error to report and exit with, not a worker to keep respawning.
@@ -439,12 +436,24 @@ export class PythonBackend implements Backend {
     }
   }
 
+  /** --reload: files a worker imported after READY (a SOURCES frame), logged once each. */
+  #watchMore(files: readonly string[]): void {
+    const watcher = this.#watcher;
+    if (watcher === null) return;
+    const before = watcher.files;
+    watcher.add(files);
+    if (watcher.files > before) this.#log.info(`--reload: now watching ${files.map(this.#shown).join(', ')}`);
+  }
+
+  /** A watched file as logged: relative to the app's directory when inside it. */
+  #shown = (file: string): string => {
+    const rel = relative(resolve(this.#options.cwd, this.#settings.chdir), file);
+    return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+  };
+
   /** --reload: the files the workers report having imported, and --reload-extra-file. */
-  #watchSources(appDir: string, extra: readonly string[]): void {
-    const shown = (file: string) => {
-      const rel = relative(appDir, file);
-      return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
-    };
+  #watchSources(extra: readonly string[]): void {
+    const shown = this.#shown;
     this.#watcher = new ReloadWatcher({
       onChange: (files) => {
         const why = `${files.map(shown).join(', ')} changed`;

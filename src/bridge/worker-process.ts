@@ -25,6 +25,7 @@ import {
   INITIAL_WINDOW,
   LOADFAIL,
   READY,
+  SOURCES,
   WHOLE,
 } from './protocol.js';
 import { ResponseSpool, type SpoolBudget } from './response-spool.js';
@@ -75,6 +76,8 @@ export type WorkerState = 'booting' | 'ready' | 'retiring' | 'dead';
 export interface WorkerEvents {
   ready(worker: WorkerProcess): void;
   loadFailed(worker: WorkerProcess, traceback: string): void;
+  /** --reload: source files of modules the app imported after READY (a SOURCES frame). */
+  sources?(worker: WorkerProcess, files: readonly string[]): void;
   /** A request finished (any outcome): the worker may take another. */
   idle(worker: WorkerProcess): void;
   /** `unstarted` are requests that were waiting in the worker and never ran: they can go elsewhere. */
@@ -243,9 +246,10 @@ export class WorkerProcess {
     if (id === 0) {
       if (type === READY && this.state === 'booting') {
         this.state = 'ready';
-        this.sources = readySources(payload);
+        this.sources = fileList(payload, 'files');
         this.#events.ready(this);
       } else if (type === LOADFAIL) this.#events.loadFailed(this, payload.toString('utf8'));
+      else if (type === SOURCES) this.#events.sources?.(this, fileList(payload));
       return;
     }
     const dispatch = this.inFlight.get(id);
@@ -428,10 +432,11 @@ export class WorkerProcess {
   }
 }
 
-/** READY's JSON {pid, python, files?}: the files, or none when absent or unreadable. */
-function readySources(payload: Buffer): string[] {
+/** SOURCES' JSON list of files, or READY's JSON {pid, python, files?} (key 'files'); [] when unreadable. */
+function fileList(payload: Buffer, key?: string): string[] {
   try {
-    const files: unknown = (JSON.parse(payload.toString('utf8')) as { files?: unknown }).files;
+    const json: unknown = JSON.parse(payload.toString('utf8'));
+    const files = key === undefined ? json : (json as Record<string, unknown> | null)?.[key];
     return Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string') : [];
   } catch {
     return [];

@@ -215,6 +215,35 @@ describe('worker recycling and concurrency', () => {
   });
 });
 
+describe('reload of what requests import', () => {
+  test('--reload watches a module the app imports only on its first request (as Django does its views)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nodicorn-reload-'));
+    writeFileSync(join(dir, 'views.py'), 'WORD = "one"\n');
+    writeFileSync(
+      join(dir, 'lazy.py'),
+      [
+        'def application(environ, start_response):',
+        '    from views import WORD',
+        '    start_response("200 OK", [])',
+        '    return [WORD.encode()]',
+        '',
+      ].join('\n'),
+    );
+    const server = await startNodicorn(['--chdir', dir, 'lazy:application', '--reload']);
+    try {
+      assert.match(server.log(), /--reload: watching 1 files in 1 directories/);
+      assert.equal((await get(server.port, '/')).body, 'one'); // imports views.py, reported after this request
+      await server.waitForLog('--reload: now watching views.py');
+      writeFileSync(join(dir, 'views.py'), 'WORD = "two"\n');
+      await server.waitForLog('reloading: views.py changed');
+      await server.waitForLog(/Reloaded: workers now \d+/);
+      assert.equal((await get(server.port, '/')).body, 'two');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('dispatch', () => {
   test('a slow request does not hold up the requests behind it while another worker is free', async () => {
     const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '2']);

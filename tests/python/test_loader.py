@@ -4,7 +4,7 @@ import sys
 import tempfile
 import unittest
 
-from nodicorn_worker.loader import AppImportError, app_source_files, load_app
+from nodicorn_worker.loader import AppImportError, SourceFiles, app_source_files, load_app
 
 APP = '''
 def application(environ, start_response):
@@ -84,6 +84,22 @@ class AppSourceFiles(unittest.TestCase):
         modules["sys"] = sys  # a builtin: no __file__
         modules["nodicorn_worker.loader"] = sys.modules["nodicorn_worker.loader"]
         self.assertEqual(app_source_files(modules), [app_file])
+
+    def test_modules_imported_later_are_reported_once(self):
+        app_dir = os.path.realpath(tempfile.mkdtemp())
+        with open(os.path.join(app_dir, "lazy_views.py"), "w") as f:
+            f.write("X = 1\n")
+        sys.path.insert(0, app_dir)
+        try:
+            sources = SourceFiles()
+            self.assertIsNone(sources.new_files())  # nothing imported since
+            import lazy_views  # noqa: F401  (what a first request does in Django)
+
+            self.assertEqual(sources.new_files(), [os.path.join(app_dir, "lazy_views.py")])
+            self.assertIsNone(sources.new_files())
+        finally:
+            sys.path.remove(app_dir)
+            sys.modules.pop("lazy_views", None)
 
 
 if __name__ == "__main__":
