@@ -1,6 +1,7 @@
 """Entry point: `python -m nodicorn_worker [--name=NAME] '{"module": ..., "attr": ..., ...}' AGE`, started by
 nodicorn with the protocol socket on fd 3 (NAME only shows in ps; AGE is the worker's sequence number).
-Imports the app, says READY (or LOADFAIL with the traceback), then serves. With hooks from a
+Imports the app, says READY (or LOADFAIL with the traceback), then serves; with --reload, READY lists
+the app's source files for Node to watch. With hooks from a
 gunicorn.conf.py (hooks.py), runs post_fork before the import, post_worker_init after it, worker_exit at
 the end and worker_abort on SIGABRT.
 
@@ -12,7 +13,7 @@ import signal
 import sys
 import traceback
 
-from .loader import AppImportError, load_app
+from .loader import AppImportError, SourceFiles, load_app
 from .protocol import LOADFAIL, READY
 from .worker import Connection, Worker
 
@@ -96,8 +97,12 @@ def run(config, age, conn, app=None):
         if hooks.pre_request is not None or hooks.post_request is not None:
             per_request = hooks
     ready = {"pid": os.getpid(), "python": sys.version.split()[0]}
+    sources = SourceFiles() if config.get("reload") else None
+    if sources is not None:
+        ready["files"] = sorted(sources.sent)
     conn.send_frame(READY, 0, json.dumps(ready).encode())
     worker = Worker(app, conn, int(config.get("threads", 1)), bool(config.get("multiprocess", False)), per_request)
+    worker.sources = sources
     try:
         worker.serve()
     finally:

@@ -63,3 +63,67 @@ def load_app(module_name, attr, chdir="", pythonpath=()):
 def _names(missing, module_name):
     """Whether the module found missing is the one named (or a package on its way: `pkg` of `pkg.app`)."""
     return missing is not None and (module_name == missing or module_name.startswith(missing + "."))
+
+
+def _installed_dirs():
+    """The interpreter's own code: the stdlib and every site-packages directory (venv and base)."""
+    import site
+    import sysconfig
+
+    dirs = set()
+    for scheme_vars in (None, {"base": sys.base_prefix, "platbase": sys.base_exec_prefix}):
+        paths = sysconfig.get_paths(vars=scheme_vars) if scheme_vars else sysconfig.get_paths()
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            if paths.get(key):
+                dirs.add(paths[key])
+    try:
+        dirs.update(site.getsitepackages())
+        dirs.add(site.getusersitepackages())
+    except AttributeError:  # old virtualenv's site module
+        pass
+    # The worker package itself is nodicorn's, not the app's.
+    dirs.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs if d)
+
+
+_THIRD_PARTY = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
+def app_source_files(modules=None):
+    """The files of the imported modules that are the app's own, for --reload to watch.
+
+    Werkzeug watches every imported module outside the base interpreter, venv site-packages included;
+    Gunicorn watches every imported module. Here the stdlib and site-packages/dist-packages are left out
+    too: they change only when packages are installed (restart for that), and a virtualenv's hundreds of
+    package directories would cost as many watches. What remains is the app's directory, --pythonpath,
+    anything the app put on sys.path and editable installs: code being edited.
+    """
+    skip = _installed_dirs()
+    files = set()
+    for module in list((sys.modules if modules is None else modules).values()):
+        name = getattr(module, "__file__", None)
+        if not isinstance(name, str) or not os.path.isfile(name):
+            continue  # builtins, frozen and namespace packages, zip imports
+        path = os.path.realpath(name)
+        if path.startswith(skip) or any(part in path for part in _THIRD_PARTY):
+            continue
+        files.add(path)
+    return sorted(files)
+
+
+class SourceFiles:
+    """--reload: the app's source files Node has been told about (READY's `files`, then SOURCES frames)."""
+
+    def __init__(self):
+        self.modules = len(sys.modules)
+        self.sent = set(app_source_files())
+
+    def new_files(self):
+        """Files of modules imported since the last call; None at the cost of one len() when none were."""
+        count = len(sys.modules)
+        if count == self.modules:
+            return None
+        self.modules = count
+        files = [f for f in app_source_files() if f not in self.sent]
+        self.sent.update(files)
+        return files

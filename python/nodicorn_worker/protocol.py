@@ -2,6 +2,9 @@
 frame diagram). Same constant names; both codecs are tested against tests/fixtures/protocol-vectors.json.
 
 Every frame: | length u32 | type u8 | request id u32 | payload |, big-endian, length = 5 + len(payload).
+READY's payload is UTF-8 JSON {pid, python, files?}: `files` (with --reload) lists the app's own imported
+source files (loader.app_source_files) for Node to watch, and SOURCES (id 0, a JSON list) those imported
+later, after the request that imported them.
 """
 import struct
 
@@ -20,6 +23,7 @@ WHOLE = 0x14
 FAIL = 0x15
 READY = 0x16
 LOADFAIL = 0x17
+SOURCES = 0x1B
 
 # The fork server (--preload, zygote.py) and the workers it forks (see protocol.ts).
 SPAWN = 0x04

@@ -3,6 +3,7 @@ default (Gunicorn's sync model, minus its slow-client weakness: Node does all ne
 threads > 1 a reader thread feeds a pool of request threads, requests multiplexed by id."""
 import collections
 import io
+import json
 import os
 import queue
 import select
@@ -14,8 +15,8 @@ import time
 import traceback
 from time import monotonic
 
-from .protocol import (BODY, CANCEL, CREDIT, END, FAIL, FRAME_HEADER, HEAD, INITIAL_WINDOW, REQUEST, U32, WHOLE,
-                       decode_request, encode_head, frame_header)
+from .protocol import (BODY, CANCEL, CREDIT, END, FAIL, FRAME_HEADER, HEAD, INITIAL_WINDOW, REQUEST, SOURCES, U32,
+                       WHOLE, decode_request, encode_head, frame_header)
 from .rules import InvalidResponse, check_headers, check_status
 
 SENDFILE_BLOCK = 1 << 20
@@ -430,6 +431,7 @@ class Worker:
         self.conn = conn
         self.threads = threads
         self.hooks = hooks  # gunicorn.conf.py's pre_request/post_request (hooks.py), or None
+        self.sources = None  # --reload: loader.SourceFiles, to report modules imported by requests
         self.base = {
             "wsgi.version": (1, 0),
             "wsgi.errors": sys.stderr,
@@ -486,6 +488,10 @@ class Worker:
         if hooks is not None:
             # After the response went to Node, as Gunicorn runs it after the response was written.
             hooks.after(req, environ, call.status, call.headers, call.sent)
+        if self.sources is not None:
+            files = self.sources.new_files()
+            if files:
+                conn.send_frame(SOURCES, 0, json.dumps(files).encode())
 
     def serve(self):
         if self.threads == 1:

@@ -38,9 +38,14 @@
  *   WHOLE    payload: | head length u32 | head (a HEAD payload, count included) | body |: HEAD + BODY +
  *            END in one frame.
  *   FAIL     payload: UTF-8 traceback. The app raised; Node answers 500, or aborts if headers went out.
- *   READY    id 0, payload: UTF-8 JSON {pid, python}: the app is imported, requests may come.
+ *   READY    id 0, payload: UTF-8 JSON {pid, python, files?}: the app is imported, requests may come;
+ *            with --reload, `files` lists the app's own source files it imported (not the stdlib or
+ *            site-packages), for Node to watch.
  *   LOADFAIL id 0, payload: UTF-8: the app could not be imported, and the worker exits. One line when the
  *            reference names nothing (no such module or attribute), the traceback when the import raised.
+ *   SOURCES  id 0, payload: UTF-8 JSON [file, …] (--reload only): source files of the app's modules
+ *            imported since READY (Django imports its URLconf and views on the first request), sent
+ *            after the request that imported them.
  *
  * With --preload a fork server (python/nodicorn_worker/zygote.py) imports the app once and forks the
  * workers; the same frames run on its own socket pair (fd 3), and each forked worker connects to a
@@ -69,6 +74,7 @@ export const WHOLE = 0x14;
 export const FAIL = 0x15;
 export const READY = 0x16;
 export const LOADFAIL = 0x17;
+export const SOURCES = 0x1b;
 
 export const SPAWN = 0x04;
 export const HELLO = 0x18;

@@ -7,8 +7,7 @@
  * SIGHUP (new workers first, then the old ones drain: no request fails) and on source changes (--reload).
  */
 import { randomInt } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
-import { resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import type { AppRef } from '../cli/app-ref.js';
 import { workersChanged } from '../observability/channels.js';
 import type { Logger } from '../observability/logger.js';
@@ -20,9 +19,10 @@ import { NO_BODY, type ReceivedBody, receiveBody, removeStaleSpools } from '../s
 import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { initialState, type SupervisorEvent, type SupervisorState, step } from '../supervisor/policy.js';
+import { ReloadWatcher } from '../supervisor/reload-watcher.js';
 import { findPython } from './find-python.js';
-import { queueFull, refuse, type ShedReason, shedExpired, waitedTooLong } from './queue-shedding.js';
 import { ForkServers } from './fork-server.js';
+import { queueFull, refuse, type ShedReason, shedExpired, waitedTooLong } from './queue-shedding.js';
 import { SpoolBudget } from './response-spool.js';
 import { RssSampler } from './rss-sampler.js';
 import { workerEnv } from './worker-package.js';
@@ -78,7 +78,7 @@ export class PythonBackend implements Backend {
   #pumpScheduled = false;
   #nextId = 1;
   #closing = false;
-  #watcher: FSWatcher | null = null;
+  #watcher: ReloadWatcher | null = null;
   #drained: (() => void) | null = null;
   #metrics: Metrics | null = null;
   /** Workers started so far: each one's age (Gunicorn's worker.age). */
@@ -118,6 +118,7 @@ export class PythonBackend implements Backend {
       threads: settings.threads,
       multiprocess: Math.max(settings.workers, settings.max_workers) > 1,
       loglevel: settings.loglevel,
+      ...(settings.reload ? { reload: true } : {}),
       ...(this.#options.workerHooks === undefined ? {} : { hooks: this.#options.workerHooks }),
     };
     const name = settings.proc_name === '' ? [] : [`--name=${settings.proc_name}`];
@@ -138,6 +139,7 @@ export class PythonBackend implements Backend {
       }),
     };
     if (settings.preload_app) this.#forks = await ForkServers.open(this.#launch, config, name);
+    if (settings.reload) this.#watchSources(settings.reload_extra_files.map((f) => resolve(appDir, f)));
     try {
       await new Promise<void>((resolvePromise, reject) => {
         this.#booting = { resolve: resolvePromise, reject };
@@ -145,11 +147,15 @@ export class PythonBackend implements Backend {
       });
     } catch (error) {
       await this.#forks?.close();
+      this.#watcher?.close();
       throw error;
     }
     const target = this.#supervisor.target;
     this.#log.info(`Booted ${target} worker${target === 1 ? '' : 's'} (pids ${this.workerPids.join(', ')})`);
-    if (settings.reload) this.#watchSources([appDir, ...config.pythonpath]);
+    if (this.#watcher !== null)
+      this.#log.info(
+        `--reload: watching ${this.#watcher.files} files in ${this.#watcher.watching} directories`,
+      );
     this.#startWatches();
   }
 
@@ -464,6 +470,7 @@ export class PythonBackend implements Backend {
     return new WorkerProcess(launch, limit, age, {
       ready: (worker) => {
         if (this.#booting === null) this.#log.info(`Booting worker with pid: ${worker.pid}`);
+        this.#watcher?.add(worker.sources);
         this.#apply({ type: 'booted', id });
         this.#publishCount();
         callHook(this.#log, 'post_worker_init', postWorkerInit, { pid: worker.pid, age });
@@ -472,6 +479,7 @@ export class PythonBackend implements Backend {
           this.#booting = null;
         }
       },
+      sources: (_worker, files) => this.#watchMore(files),
       loadFailed: (worker, traceback) => {
         if (this.#booting !== null) {
           // At start a broken app is an error to report and exit with, not a worker to keep respawning.
@@ -594,21 +602,32 @@ export class PythonBackend implements Backend {
     }
   }
 
-  #watchSources(dirs: string[]): void {
-    let pending: NodeJS.Timeout | undefined;
-    const onChange = (_event: string, file: string | Buffer | null) => {
-      const name = file === null ? '' : String(file);
-      if (!name.endsWith('.py')) return;
-      clearTimeout(pending);
-      pending = setTimeout(() => {
-        this.#log.info(`Worker reloading: ${name} modified`);
-        this.reload(`${name} modified`);
-      }, 200);
-    };
-    try {
-      this.#watcher = watch(dirs[0]!, { recursive: true }, onChange);
-    } catch (error) {
-      this.#log.warning(`--reload: cannot watch ${dirs[0]}: ${String(error)}`);
-    }
+  /** --reload: files a worker imported after READY (a SOURCES frame), logged once each. */
+  #watchMore(files: readonly string[]): void {
+    const watcher = this.#watcher;
+    if (watcher === null) return;
+    const before = watcher.files;
+    watcher.add(files);
+    if (watcher.files > before) this.#log.info(`--reload: now watching ${files.map(this.#shown).join(', ')}`);
+  }
+
+  /** A watched file as logged: relative to the app's directory when inside it. */
+  #shown = (file: string): string => {
+    const rel = relative(resolve(this.#options.cwd, this.#settings.chdir), file);
+    return rel.startsWith('..') || isAbsolute(rel) ? file : rel;
+  };
+
+  /** --reload: the files the workers report having imported, and --reload-extra-file. */
+  #watchSources(extra: readonly string[]): void {
+    const shown = this.#shown;
+    this.#watcher = new ReloadWatcher({
+      onChange: (files) => {
+        const why = `${files.map(shown).join(', ')} changed`;
+        this.#log.info(`reloading: ${why}`);
+        this.reload(why);
+      },
+      warn: (message) => this.#log.warning(message),
+    });
+    this.#watcher.add(extra);
   }
 }

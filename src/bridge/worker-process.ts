@@ -25,6 +25,7 @@ import {
   INITIAL_WINDOW,
   LOADFAIL,
   READY,
+  SOURCES,
   WHOLE,
 } from './protocol.js';
 import { ResponseSpool, type SpoolBudget } from './response-spool.js';
@@ -154,6 +155,8 @@ export type WorkerState = 'booting' | 'ready' | 'retiring' | 'dead';
 export interface WorkerEvents {
   ready(worker: WorkerProcess): void;
   loadFailed(worker: WorkerProcess, traceback: string): void;
+  /** --reload: source files of modules the app imported after READY (a SOURCES frame). */
+  sources?(worker: WorkerProcess, files: readonly string[]): void;
   /** A request finished (any outcome): the worker may take another. */
   idle(worker: WorkerProcess): void;
   /**
@@ -177,6 +180,8 @@ export class WorkerProcess {
   state: WorkerState = 'booting';
   /** The worker was killed for running a request past --timeout. */
   timedOut = false;
+  /** With --reload: the app's own source files the worker imported (READY's `files`). */
+  sources: readonly string[] = [];
   /** Requests served, for --max-requests. */
   served = 0;
   /** Requests after which this worker retires (Infinity = never). */
@@ -374,8 +379,10 @@ export class WorkerProcess {
     if (id === 0) {
       if (type === READY && this.state === 'booting') {
         this.state = 'ready';
+        this.sources = fileList(payload, 'files');
         this.#events.ready(this);
       } else if (type === LOADFAIL) this.#events.loadFailed(this, payload.toString('utf8'));
+      else if (type === SOURCES) this.#events.sources?.(this, fileList(payload));
       return;
     }
     const dispatch = this.inFlight.get(id);
@@ -556,5 +563,16 @@ export class WorkerProcess {
     this.inFlight.clear();
     this.#running = 0;
     this.#events.exit(this, code, signal, unstarted);
+  }
+}
+
+/** SOURCES' JSON list of files, or READY's JSON {pid, python, files?} (key 'files'); [] when unreadable. */
+function fileList(payload: Buffer, key?: string): string[] {
+  try {
+    const json: unknown = JSON.parse(payload.toString('utf8'));
+    const files = key === undefined ? json : (json as Record<string, unknown> | null)?.[key];
+    return Array.isArray(files) ? files.filter((f): f is string => typeof f === 'string') : [];
+  } catch {
+    return [];
   }
 }

@@ -108,17 +108,17 @@ export const GUNICORN_SETTINGS: Readonly<Record<string, GunicornSetting>> = {
   limit_request_fields: mapped('--limit-request-fields', 'limit_request_fields'),
   limit_request_field_size: mapped('--limit-request-field_size', 'limit_request_field_size'),
   // Debugging
-  reload: mapped('--reload', 'reload', 'Watches .py files under --chdir.'),
+  reload: mapped(
+    '--reload',
+    'reload',
+    'Watches the files of the modules the workers imported, outside the stdlib and site-packages.',
+  ),
   reload_engine: notApplicable(
     '--reload-engine',
-    'nodicorn watches with fs.watch (inotify on Linux).',
+    'nodicorn watches with fs.watch (inotify on Linux), one watch per directory of the app code.',
     'any',
   ),
-  reload_extra_files: unsupported(
-    '--reload-extra-file',
-    'Only .py files under --chdir are watched; send SIGHUP for others.',
-    [[]],
-  ),
+  reload_extra_files: mapped('--reload-extra-file', 'reload_extra_files'),
   spew: unsupported('--spew', 'Trace with python -X importtime, a debugger or a profiler instead.', [false]),
   check_config: mapped('--check-config', 'check_config'),
   print_config: mapped('--print-config', 'print_config', 'Also shows where each value came from.'),

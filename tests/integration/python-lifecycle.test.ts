@@ -1,12 +1,10 @@
 /**
  * Worker lifecycle with real processes, like Gunicorn's arbiter: HUP and TERM under load, TTIN/TTOU,
- * --max-requests, --threads, --reload, and memory that stays bounded for big responses and uploads.
+ * --max-requests, --threads, and memory that stays bounded for big responses and uploads.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { get, runLoad } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
@@ -139,26 +137,6 @@ describe('worker recycling and concurrency', () => {
         results.map((r) => r.body),
         ['together', 'together', 'together'],
       );
-    } finally {
-      await server.stop();
-    }
-  });
-
-  test('--reload restarts workers when the app source changes', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'nodicorn-reload-'));
-    const write = (word: string) =>
-      writeFileSync(
-        join(dir, 'live.py'),
-        `def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"${word}"]\n`,
-      );
-    write('one');
-    const server = await startNodicorn(['--chdir', dir, 'live:application', '--reload']);
-    try {
-      assert.equal((await get(server.port, '/')).body, 'one');
-      write('two');
-      await server.waitForLog('Worker reloading: live.py modified');
-      await server.waitForLog('Reloaded: workers now');
-      assert.equal((await get(server.port, '/')).body, 'two');
     } finally {
       await server.stop();
     }

@@ -94,3 +94,47 @@ test('3 SIGHUPs 0.2 s apart while the new code takes 1 s to import: 2 workers, a
     await server.stop();
   }
 });
+
+test('--reload: two saves 0.6 s apart while the app takes 1 s to import: 2 workers, all on the newest code', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-reload-storm-'));
+  const save = (version: string) =>
+    writeFileSync(
+      join(dir, 'app.py'),
+      [
+        'import os, time',
+        `VERSION = ${JSON.stringify(version)}`,
+        'time.sleep(float(os.environ.get("SLOW_BOOT", "0")))',
+        'def application(environ, start_response):',
+        '    start_response("200 OK", [("Content-Type", "text/plain")])',
+        '    return [VERSION.encode()]',
+        '',
+      ].join('\n'),
+    );
+  save('v1');
+  const server = await startNodicorn(['--chdir', dir, 'app:application', '-w', '2', '--reload'], {
+    env: { SLOW_BOOT: '1' },
+    timeoutMs: 30_000,
+  });
+  try {
+    assert.equal((await get(server.port, '/')).body, 'v1');
+    save('v2');
+    await pause(600);
+    save('v3');
+    await server.waitForLog(/reloading: app\.py changed[\s\S]*reloading: app\.py changed/, 30_000);
+    await server.waitForLog(/Reloaded: workers now \d+/, 30_000);
+    const answers = async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 10; i++) seen.add((await get(server.port, '/')).body);
+      return seen;
+    };
+    await until(
+      async () => workers(server).length === 2 && [...(await answers())].join() === 'v3',
+      'v3 only',
+    );
+    assert.deepEqual([...(await answers())], ['v3']);
+    assert.equal(workers(server).length, 2);
+    assert.doesNotMatch(server.log(), /Handling signal: hup/);
+  } finally {
+    await server.stop();
+  }
+});

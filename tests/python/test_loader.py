@@ -4,7 +4,7 @@ import sys
 import tempfile
 import unittest
 
-from nodicorn_worker.loader import AppImportError, load_app
+from nodicorn_worker.loader import AppImportError, SourceFiles, app_source_files, load_app
 
 APP = '''
 def application(environ, start_response):
@@ -80,6 +80,47 @@ class Loader(unittest.TestCase):
     def test_the_app_directory_is_on_sys_path(self):
         self.load("application")
         self.assertIn(self.dir, sys.path)
+
+
+class AppSourceFiles(unittest.TestCase):
+    """--reload watches what the app imported from its own code, not the stdlib or installed packages."""
+
+    def test_app_modules_are_listed_and_installed_ones_are_not(self):
+        import json as stdlib_module
+        import types
+
+        app_dir = os.path.realpath(tempfile.mkdtemp())
+        app_file = os.path.join(app_dir, "app.py")
+        venv_file = os.path.join(app_dir, ".venv", "lib", "python3", "site-packages", "flask", "__init__.py")
+        for path in (app_file, venv_file):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as f:
+                f.write("")
+        modules = {}
+        for name, path in (("app", app_file), ("flask", venv_file), ("gone", os.path.join(app_dir, "gone.py"))):
+            module = types.ModuleType(name)
+            module.__file__ = path
+            modules[name] = module
+        modules["json"] = stdlib_module
+        modules["sys"] = sys  # a builtin: no __file__
+        modules["nodicorn_worker.loader"] = sys.modules["nodicorn_worker.loader"]
+        self.assertEqual(app_source_files(modules), [app_file])
+
+    def test_modules_imported_later_are_reported_once(self):
+        app_dir = os.path.realpath(tempfile.mkdtemp())
+        with open(os.path.join(app_dir, "lazy_views.py"), "w") as f:
+            f.write("X = 1\n")
+        sys.path.insert(0, app_dir)
+        try:
+            sources = SourceFiles()
+            self.assertIsNone(sources.new_files())  # nothing imported since
+            import lazy_views  # noqa: F401  (what a first request does in Django)
+
+            self.assertEqual(sources.new_files(), [os.path.join(app_dir, "lazy_views.py")])
+            self.assertIsNone(sources.new_files())
+        finally:
+            sys.path.remove(app_dir)
+            sys.modules.pop("lazy_views", None)
 
 
 if __name__ == "__main__":

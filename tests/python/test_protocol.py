@@ -47,7 +47,7 @@ class GoldenVectors(unittest.TestCase):
 
     def test_constants_match_the_typescript_side(self):
         ts = open(os.path.join(os.path.dirname(__file__), "..", "..", "src", "bridge", "protocol.ts")).read()
-        for name in ("REQUEST", "CANCEL", "CREDIT", "HEAD", "BODY", "END", "WHOLE", "FAIL", "READY", "LOADFAIL", "FLAG_BODY_IN_FILE"):
+        for name in ("REQUEST", "CANCEL", "CREDIT", "HEAD", "BODY", "END", "WHOLE", "FAIL", "READY", "LOADFAIL", "SOURCES", "FLAG_BODY_IN_FILE"):
             with self.subTest(name):
                 self.assertIn("export const %s = 0x%02x;" % (name, getattr(protocol, name)), ts)
         self.assertIn("export const INITIAL_WINDOW = %d;" % protocol.INITIAL_WINDOW, ts)
