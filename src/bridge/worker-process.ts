@@ -1,7 +1,7 @@
 /**
  * One Python worker process seen from Node: spawning it, the frames to and from it, and what happens to
  * the requests it holds when it finishes, times out or dies. Which worker gets which request, and when
- * workers come and go, is the pool's business (python-backend.ts).
+ * workers come and go, is the pool's business (dispatch-queue.ts, src/supervisor/shell.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';

@@ -1,8 +1,8 @@
 /**
  * The supervisor's policy: how many Python workers run, of which generation, and when one is started,
  * retired or killed. A pure function from (state, event, now) to (state, actions), as Gunicorn's arbiter
- * decides everything in one loop while its signal handlers only enqueue. The bridge
- * (src/bridge/python-backend.ts) carries the actions out and reports what happened as events; nothing
+ * decides everything in one loop while its signal handlers only enqueue. The supervisor shell
+ * (src/supervisor/shell.ts) carries the actions out and reports what happened as events; nothing
  * here touches a process or a timer, so the model tests can drive it through any storm of events.
  *
  *             spawn                booted                retire / kill

@@ -46,7 +46,7 @@ function workers(server: RunningNodicorn): string[] {
 
 /**
  * A first slow request teaches the worker its requests are slow, so none is batched into it behind a
- * running one (see MAX_PREFETCH in python-backend.ts): every later request waits in the pool's queue.
+ * running one (see MAX_PREFETCH in dispatch-queue.ts): every later request waits in the pool's queue.
  */
 const WARM_UP = '/sleep/0.3';
 
