@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { rapidReset } from '../helpers/h2-raw.js';
 import { fixtures, repoRoot } from '../helpers/paths.js';
+import { memoryKiB, until } from '../helpers/processes.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
@@ -33,19 +34,6 @@ async function startFlow(
 }
 
 const count = (lines: string[], line: string) => lines.filter((l) => l === line).length;
-
-/** Polls until `check` holds (the event happened), failing after `ms`. */
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function rssKiB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
-}
 
 /** Nameless files (unlinked temporary files) the process holds open: the spooled responses. */
 function deletedFiles(pid: number): number {
@@ -214,11 +202,11 @@ describe('pipelining and clients that leave', () => {
     try {
       // The first attack brings the heap to its working size; the second shows what one more costs.
       (await attack()).destroy();
-      const before = rssKiB(server.process.pid!);
+      const before = memoryKiB(server.process.pid!);
       const ranBefore = count(events(), 'start /whole/100');
       const socket = await attack();
       const ran = count(events(), 'start /whole/100') - ranBefore;
-      const grown = rssKiB(server.process.pid!) - before;
+      const grown = memoryKiB(server.process.pid!) - before;
       t.diagnostic(`requests that reached the app: ${ran} of 40,000; master RSS grew by ${grown} KiB`);
       assert.ok(ran < 400, `${ran} requests reached the app`);
       // What stays is one socket read of parsed requests (64 KiB: about 1,800 of these), not 40,000

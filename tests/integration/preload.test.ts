@@ -14,6 +14,7 @@ import { after, test } from 'node:test';
 import { DEBIAN_PYTHON, requirePythonModules } from '../helpers/debian-python.js';
 import { get, runLoad } from '../helpers/load.js';
 import { cliPath, fixtures, repoRoot } from '../helpers/paths.js';
+import { until } from '../helpers/processes.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
@@ -50,14 +51,6 @@ function bootedPids(server: RunningNodicorn): number[] {
   const pids = m === null ? [] : m[1]!.split(', ').map(Number);
   for (const pid of pids) seen.add(pid);
   return pids;
-}
-
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(50);
-  }
 }
 
 /** Stops the server and checks that every process it started has exited. */

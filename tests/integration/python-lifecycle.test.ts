@@ -8,6 +8,7 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { get, runLoad } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
+import { memoryKiB } from '../helpers/processes.js';
 import { startNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
@@ -17,11 +18,6 @@ async function pids(port: number, n: number): Promise<Set<string>> {
   const seen = new Set<string>();
   for (let i = 0; i < n; i++) seen.add((await get(port, '/pid')).body);
   return seen;
-}
-
-function rssKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1]);
 }
 
 describe('signals', () => {
@@ -207,10 +203,10 @@ describe('memory stays bounded', () => {
         req.on('error', reject);
       });
       await sleep(2000);
-      const stalledRss = rssKiB(server.process.pid!, 'VmRSS');
+      const stalledRss = memoryKiB(server.process.pid!, 'VmRSS');
       await done;
       assert.equal(received, size);
-      const peak = rssKiB(server.process.pid!, 'VmHWM');
+      const peak = memoryKiB(server.process.pid!, 'VmHWM');
       t.diagnostic(`nodicorn RSS: ${stalledRss} KiB while the client stalled, peak ${peak} KiB over 1 GiB`);
       assert.ok(stalledRss < 200 * 1024, `RSS while the client stalled: ${stalledRss} KiB`);
       assert.ok(peak < 250 * 1024, `peak RSS over 1 GiB streamed: ${peak} KiB`);
@@ -233,7 +229,7 @@ describe('memory stays bounded', () => {
         duplex: 'half',
       } as RequestInit);
       assert.equal(await response.text(), String(size));
-      const peak = rssKiB(server.process.pid!, 'VmHWM');
+      const peak = memoryKiB(server.process.pid!, 'VmHWM');
       t.diagnostic(`nodicorn peak RSS during a 100 MiB upload: ${peak} KiB`);
       assert.ok(peak < 160 * 1024, `peak RSS during a 100 MiB upload: ${peak} KiB`);
     } finally {

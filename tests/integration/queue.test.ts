@@ -9,39 +9,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
+import { pythonWorkers, until } from '../helpers/processes.js';
 import { metricsPort, parsePrometheus } from '../helpers/prometheus.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls until `check` holds (queue depth and worker counts are states, not events we can wait on). */
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(50);
-  }
-}
 
 async function scraper(server: RunningNodicorn): Promise<() => Promise<Map<string, number>>> {
   const port = await metricsPort(server);
   return async () => parsePrometheus((await get(port, '/metrics')).body);
-}
-
-/** The server's Python worker processes, from /proc. */
-function workers(server: RunningNodicorn): string[] {
-  const pid = server.process.pid!;
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter((child) => {
-      try {
-        return child !== '' && readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('nodicorn_worker');
-      } catch {
-        return false; // exited meanwhile
-      }
-    });
 }
 
 /**
@@ -66,9 +42,17 @@ test('--max-queue: past N waiting requests, 503 with Retry-After at once; the qu
     const scrape = await scraper(server);
     assert.equal((await get(server.port, WARM_UP)).status, 200);
     const running = get(server.port, '/sleep/2');
-    await until(async () => (await scrape()).get('nodicorn_workers{state="busy"}') === 1, 'a busy worker');
+    await until(
+      async () => (await scrape()).get('nodicorn_workers{state="busy"}') === 1,
+      'a busy worker',
+      30_000,
+    );
     const queued = [get(server.port, '/sleep/0'), get(server.port, '/sleep/0')];
-    await until(async () => (await scrape()).get('nodicorn_queue_depth') === 2, 'two queued requests');
+    await until(
+      async () => (await scrape()).get('nodicorn_queue_depth') === 2,
+      'two queued requests',
+      30_000,
+    );
     const refused = await get(server.port, '/sleep/0');
     assert.equal(refused.status, 503);
     assert.equal(refused.headers['retry-after'], '1');
@@ -113,7 +97,11 @@ test('--queue-timeout: a request that waited too long gets 503 and the app never
     const scrape = await scraper(server);
     assert.equal((await get(server.port, WARM_UP)).status, 200);
     const running = get(server.port, '/sleep/3');
-    await until(async () => (await scrape()).get('nodicorn_workers{state="busy"}') === 1, 'a busy worker');
+    await until(
+      async () => (await scrape()).get('nodicorn_workers{state="busy"}') === 1,
+      'a busy worker',
+      30_000,
+    );
     const shed = await get(server.port, '/pid/shed');
     assert.equal(shed.status, 503);
     assert.equal(shed.headers['retry-after'], '1');
@@ -145,7 +133,7 @@ test('--max-workers: a slow app under load scales up to the ceiling, and back to
   ]);
   try {
     assert.equal((await get(server.port, WARM_UP)).status, 200);
-    assert.equal(workers(server).length, 1);
+    assert.equal(pythonWorkers(server).length, 1);
     // Six clients, each sending its next request as soon as the last is answered, until the pool has
     // grown: the queue stays busy however long a worker takes to boot on a loaded machine.
     let loading = true;
@@ -159,14 +147,22 @@ test('--max-workers: a slow app under load scales up to the ceiling, and back to
     };
     const clients = Array.from({ length: 6 }, client);
     try {
-      await until(() => workers(server).length === 3, `3 workers (now ${workers(server).length})`, 60_000);
+      await until(
+        () => pythonWorkers(server).length === 3,
+        `3 workers (now ${pythonWorkers(server).length})`,
+        60_000,
+      );
     } finally {
       loading = false;
       await Promise.all(clients);
     }
     assert.ok(pids.size >= 2, `served by ${pids.size} workers`);
     await server.waitForLog('Scaling down: workers 1');
-    await until(() => workers(server).length === 1, `1 worker (now ${workers(server).length})`);
+    await until(
+      () => pythonWorkers(server).length === 1,
+      `1 worker (now ${pythonWorkers(server).length})`,
+      30_000,
+    );
     assert.match(server.log(), /Scaling up: workers 3/);
     assert.doesNotMatch(server.log(), /Scaling up: workers 4/);
     assert.equal((await get(server.port, '/pid')).status, 200);
@@ -197,7 +193,7 @@ test('--max-worker-memory: a worker that grows past it is replaced after its req
     await server.waitForLog(
       new RegExp(`Worker \\(pid:${before}\\) uses \\d+ MiB, past --max-worker-memory \\(150 MiB\\)`),
     );
-    await until(async () => (await get(server.port, '/pid')).body !== before, 'a new worker');
+    await until(async () => (await get(server.port, '/pid')).body !== before, 'a new worker', 30_000);
     assert.equal((await scrape()).get('nodicorn_worker_restarts_total{reason="memory"}'), 1);
     assert.doesNotMatch(server.log(), /exited \(/, 'retired, not crashed');
   } finally {

@@ -5,22 +5,18 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
+import { memoryKiB } from '../helpers/processes.js';
 import { rawRequest } from '../helpers/raw-http.js';
 import { startNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
-
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1]);
-}
 
 /**
  * Sends `head`, then one byte of `body` every `everyMs` until the server answers or closes; resolves with
@@ -129,9 +125,9 @@ describe('received bodies are coalesced', () => {
       ];
       for (let i = 0; i < n; i++) parts.push(Buffer.from([0x31, 0x0d, 0x0a, body[i]!, 0x0d, 0x0a]));
       parts.push(Buffer.from('0\r\n\r\n'));
-      const before = statusKiB(server.process.pid!, 'VmRSS');
+      const before = memoryKiB(server.process.pid!, 'VmRSS');
       const result = await rawRequest(server.port, Buffer.concat(parts), 10_000);
-      const peak = statusKiB(server.process.pid!, 'VmHWM');
+      const peak = memoryKiB(server.process.pid!, 'VmHWM');
       const sha = createHash('sha256').update(body).digest('hex');
       assert.match(result.text, /^HTTP\/1\.1 200 /);
       assert.ok(result.text.endsWith(`\r\n\r\n${n} ${sha}`), result.text.slice(-120));

@@ -3,40 +3,17 @@
  * exactly the target number of workers, and after reloads only the newest code answers.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
-import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { pythonWorkers, until } from '../helpers/processes.js';
+import { startNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The server's Python worker processes, from /proc. */
-function workers(server: RunningNodicorn): string[] {
-  const pid = server.process.pid!;
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-    .trim()
-    .split(/\s+/)
-    .filter((child) => {
-      try {
-        return child !== '' && readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('nodicorn_worker');
-      } catch {
-        return false; // exited meanwhile
-      }
-    });
-}
-
-/** Polls until `check` holds (workers exiting and booting are events we cannot subscribe to from here). */
-async function until(check: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await pause(50);
-  }
-}
 
 function versionedApp(version: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'nodicorn-versioned-'));
@@ -57,7 +34,11 @@ test('10 × (TTIN, TTOU) 10 ms apart on -w 2 ends with exactly 2 workers', async
       server.process.kill('SIGTTOU');
       await pause(10);
     }
-    await until(() => workers(server).length === 2, `2 workers (now ${workers(server).length})`);
+    await until(
+      () => pythonWorkers(server).length === 2,
+      `2 workers (now ${pythonWorkers(server).length})`,
+      30_000,
+    );
     // The log tells the truth too: the last count it gives is the target.
     assert.equal([...server.log().matchAll(/workers: (\d+)/g)].at(-1)?.[1], '2');
     assert.equal((await get(server.port, '/')).status, 200);
@@ -85,8 +66,9 @@ test('3 SIGHUPs 0.2 s apart while the new code takes 1 s to import: 2 workers, a
       return seen;
     };
     await until(
-      async () => workers(server).length === 2 && [...(await answers())].join() === 'v3',
+      async () => pythonWorkers(server).length === 2 && [...(await answers())].join() === 'v3',
       'v3 only',
+      30_000,
     );
     // Serving went on throughout: every request was answered by some generation.
     assert.deepEqual([...(await answers())], ['v3']);
@@ -128,11 +110,12 @@ test('--reload: two saves 0.6 s apart while the app takes 1 s to import: 2 worke
       return seen;
     };
     await until(
-      async () => workers(server).length === 2 && [...(await answers())].join() === 'v3',
+      async () => pythonWorkers(server).length === 2 && [...(await answers())].join() === 'v3',
       'v3 only',
+      30_000,
     );
     assert.deepEqual([...(await answers())], ['v3']);
-    assert.equal(workers(server).length, 2);
+    assert.equal(pythonWorkers(server).length, 2);
     assert.doesNotMatch(server.log(), /Handling signal: hup/);
   } finally {
     await server.stop();

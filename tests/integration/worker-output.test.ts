@@ -3,26 +3,21 @@
  * stalling the master or growing it: output without a newline is cut into capped, marked lines.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { LINE_CONTINUES } from '../../src/bridge/output-lines.js';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
+import { memoryKiB } from '../helpers/processes.js';
 import { startNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
-
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1]);
-}
 
 test('20 MB of app output without a newline: other requests succeed meanwhile, the master stays small', async (t) => {
   const server = await startNodicorn(['--chdir', PY, 'bodies:application', '-w', '2']);
   try {
     assert.equal((await get(server.port, '/')).status, 200);
     const size = 20 * 1024 * 1024;
-    const before = statusKiB(server.process.pid!, 'VmRSS');
+    const before = memoryKiB(server.process.pid!, 'VmRSS');
     const done = new Promise<void>((resolve) => {
       let tail = '';
       const onData = (chunk: Buffer) => {
@@ -44,7 +39,7 @@ test('20 MB of app output without a newline: other requests succeed meanwhile, t
       served++;
     }
     assert.deepEqual(await flood, { ...(await flood), status: 200, body: 'flooded' });
-    const peak = statusKiB(server.process.pid!, 'VmHWM');
+    const peak = memoryKiB(server.process.pid!, 'VmHWM');
     t.diagnostic(`${served} requests served during the flood; master RSS ${before} KiB, peak ${peak} KiB`);
     assert.ok(peak - before < 100 * 1024, `the master grew by ${peak - before} KiB`);
     // Every byte reached the log, in lines of at most 64 Ki characters. (The log is read as it arrives:

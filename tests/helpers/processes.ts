@@ -1,0 +1,40 @@
+/** What tests read about the processes they start (from /proc), and waiting for a state to be reached. */
+import { readFileSync } from 'node:fs';
+import type { RunningNodicorn } from './server.js';
+
+/** A field of /proc/PID/status in KiB: the resident set now (VmRSS) or at its peak (VmHWM). */
+export function memoryKiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m?.[1]);
+}
+
+/** The server's Python worker processes (its children running nodicorn_worker), from /proc. */
+export function pythonWorkers(server: RunningNodicorn): string[] {
+  const pid = server.process.pid!;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter((child) => {
+      try {
+        return child !== '' && readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('nodicorn_worker');
+      } catch {
+        return false; // exited meanwhile
+      }
+    });
+}
+
+/**
+ * Polls until `check` holds, failing after `ms`: for states no event announces to a test (a worker that
+ * has exited, a line an app wrote to its own file).
+ */
+export async function until(
+  check: () => Promise<boolean> | boolean,
+  what: string,
+  ms = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
