@@ -67,17 +67,14 @@ export class DispatchQueue {
 
   /** --max-queue: true when the queue is full (a new request is refused at once). */
   full(): boolean {
-    return queueFull(this.#queue.length - this.#holes, this.#settings.max_queue);
+    return queueFull(this.waiting, this.#settings.max_queue);
   }
 
   /** Sheds what waited past --queue-timeout. */
   shedExpired(now: number): void {
     const timeoutMs = this.#settings.queue_timeout * 1000;
-    if (timeoutMs > 0 && this.#holes > 0) {
-      // Dropped entries go first, so that only requests still waiting are shed and counted.
-      this.#queue = this.#queue.filter((d) => d.queued);
-      this.#holes = 0;
-    }
+    // Dropped entries go first, so that only requests still waiting are shed and counted.
+    if (timeoutMs > 0 && this.#holes > 0) this.#compact();
     shedExpired(this.#queue, now, timeoutMs, (d) => {
       d.queued = false;
       this.#shed(d, 'queue_timeout', now);
@@ -91,7 +88,7 @@ export class DispatchQueue {
     const head = this.#queue.find((d) => d.queued);
     return {
       oldestWaitMs: head === undefined ? 0 : now - head.queuedAt,
-      queued: this.#queue.length - this.#holes,
+      queued: this.waiting,
       idle,
     };
   }
@@ -109,7 +106,7 @@ export class DispatchQueue {
       if (body.kind === 'file') void body.dispose();
       return;
     }
-    if (queueFull(this.#queue.length - this.#holes, this.#settings.max_queue)) {
+    if (queueFull(this.waiting, this.#settings.max_queue)) {
       if (body.kind === 'file') void body.dispose();
       this.#metrics()?.shed('queue_full');
       refuse(exchange);
@@ -167,15 +164,18 @@ export class DispatchQueue {
     const queue = this.#queue;
     if (queue[queue.length - 1] === dispatch) queue.pop();
     else if (queue[0] === dispatch) queue.shift();
-    else if (++this.#holes > 64 && this.#holes * 2 > queue.length) {
-      this.#queue = queue.filter((d) => d.queued);
-      this.#holes = 0;
-    }
+    else if (++this.#holes > 64 && this.#holes * 2 > queue.length) this.#compact();
     if (this.#queue.length === this.#holes) {
       this.#queue.length = 0;
       this.#holes = 0;
     }
     this.#checkDrained();
+  }
+
+  /** Removes the dropped entries (holes) from the queue. */
+  #compact(): void {
+    this.#queue = this.#queue.filter((d) => d.queued);
+    this.#holes = 0;
   }
 
   /** Puts back, at the head, the requests a dead worker held but never started. */
