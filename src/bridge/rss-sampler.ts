@@ -3,20 +3,9 @@
  * set size from /proc every second, and reports the workers past the limit. Replacing them (after their
  * current request) is the supervisor policy's 'recycle' event, reason 'memory'.
  */
-import { readFile } from 'node:fs/promises';
+import { readRss } from './proc-usage.js';
 
 export const RSS_EVERY_MS = 1000;
-
-/** A process's resident set size in bytes, from /proc/PID/status (VmRSS, in kB); 0 when unreadable. */
-export async function readRss(pid: number): Promise<number> {
-  try {
-    const status = await readFile(`/proc/${pid}/status`, 'latin1');
-    const m = /^VmRSS:\s*(\d+)\s*kB/m.exec(status);
-    return m === null ? 0 : Number(m[1]) * 1024;
-  } catch {
-    return 0; // gone meanwhile, or no /proc (not Linux): nothing to act on
-  }
-}
 
 export interface Sampled {
   readonly id: number;
