@@ -8,9 +8,9 @@
  * SIGHUP (new workers first, then the old ones drain: no request fails) and on source changes (--reload).
  *
  * This file owns the public API and the wiring: finding Python and building the worker launch, start and
- * close (the grace period), signals (reload, TTIN, TTOU), /metrics, and the timers that watch the pool
- * (the queue watch; the RSS sampler, rss-sampler.ts) and its sources (--reload, reload-watcher.ts). The
- * pieces it wires together:
+ * close (the grace period), signals (reload, TTIN, TTOU), /metrics (each worker's memory and CPU from
+ * proc-usage.ts), and the timers that watch the pool (the queue watch; the RSS sampler, rss-sampler.ts)
+ * and its sources (--reload, reload-watcher.ts). The pieces it wires together:
  *   - dispatch-queue.ts: the FIFO of requests, the pump to workers, queue shedding;
  *   - src/supervisor/shell.ts: the worker processes, carrying out the policy (src/supervisor/policy.ts);
  *   - fork-server.ts: --preload's fork servers.
@@ -29,6 +29,7 @@ import { SupervisorShell } from '../supervisor/shell.js';
 import { DispatchQueue } from './dispatch-queue.js';
 import { findPython } from './find-python.js';
 import { ForkServers } from './fork-server.js';
+import { type ProcUsage, readUsage } from './proc-usage.js';
 import { refuse } from './queue-shedding.js';
 import { SpoolBudget } from './response-spool.js';
 import { RssSampler } from './rss-sampler.js';
@@ -231,19 +232,30 @@ export class PythonBackend implements Backend {
     );
   }
 
-  /** Reports the pool (queue depth, busy and idle workers, restarts) to /metrics. */
+  /**
+   * Reports the pool to /metrics: queue depth, busy and idle workers, restarts, and each live worker's
+   * memory and CPU (read from /proc when scraped, never per request).
+   */
   attachMetrics(metrics: Metrics): void {
     this.#metrics = metrics;
-    metrics.pool = () => {
-      let workers = 0;
-      let busy = 0;
-      for (const w of this.#shell.workers.values()) {
-        if (w.state !== 'ready') continue;
-        workers++;
-        if (w.inFlight.size > 0) busy++;
-      }
-      return { queued: this.#queue.waiting, workers, busy };
-    };
+    metrics.attachPool(
+      () => {
+        let workers = 0;
+        let busy = 0;
+        for (const w of this.#shell.workers.values()) {
+          if (w.state !== 'ready') continue;
+          workers++;
+          if (w.inFlight.size > 0) busy++;
+        }
+        return { queued: this.#queue.waiting, workers, busy };
+      },
+      async () => {
+        const usage = await Promise.all(this.workerPids.map(readUsage));
+        // A worker that exited while /proc was read is no longer reported.
+        const live = new Set(this.workerPids);
+        return usage.filter((u): u is ProcUsage => u !== null && live.has(u.pid));
+      },
+    );
   }
 
   /** SIGHUP (and --reload): a new generation of workers; once it is ready, the old one drains. */

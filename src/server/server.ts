@@ -130,6 +130,7 @@ async function serveMetrics(
   socketFile: SocketFileOptions,
   healthPath: string | null,
   healthy: () => boolean,
+  log: Logger,
 ): Promise<{ server: http.Server; address: string }> {
   const server = http.createServer((req, res) => {
     if (req.url === healthPath) return answerHealth(req, res, healthy());
@@ -137,12 +138,19 @@ async function serveMetrics(
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
       return;
     }
-    const body = metrics.render();
-    res.writeHead(200, {
-      'Content-Type': 'text/plain; version=0.0.4; charset=utf-8',
-      'Content-Length': Buffer.byteLength(body),
-    });
-    res.end(req.method === 'HEAD' ? undefined : body);
+    metrics.render().then(
+      (body) => {
+        res.writeHead(200, {
+          'Content-Type': metrics.contentType,
+          'Content-Length': Buffer.byteLength(body),
+        });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (error: unknown) => {
+        log.error(`/metrics failed: ${error instanceof Error ? error.message : String(error)}`);
+        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n');
+      },
+    );
   });
   return { server, address: await listen(server, parseBind(bindText), 'http', socketFile) };
 }
@@ -231,6 +239,7 @@ export async function startServer(
           socketFile,
           options.healthPath,
           () => !draining && backend.healthy(),
+          log,
         );
   if (metricsServer !== null) addresses.push(`${metricsServer.address}/metrics`);
 
