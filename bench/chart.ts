@@ -1,15 +1,15 @@
 /**
  * The chart of the headline ratios, as a self-contained SVG: per scenario, nodicorn's req/s divided by
- * Gunicorn sync's, uWSGI's and the ceiling's, on a log scale (2× faster and 2× slower are the same
+ * the better Gunicorn's (sync or gthread), uWSGI's and the ceiling's, on a log scale (2× faster and 2× slower are the same
  * distance from the line at 1).
  */
-import { fmt, type ScenarioSummary } from './report.js';
+import { betterGunicorn, fmt, type ScenarioSummary } from './report.js';
 
 const SERIES = [
   {
-    label: 'nodicorn ÷ Gunicorn sync',
+    label: 'nodicorn ÷ the better Gunicorn (sync or gthread)',
     color: '#2b6cb0',
-    pick: (s: ScenarioSummary) => s.ratios.find((r) => r.denominatorRole === 'baseline'),
+    pick: (s: ScenarioSummary) => s.ratios.find((r) => r.denominator === betterGunicorn(s)?.server),
   },
   {
     label: 'nodicorn ÷ uWSGI',

@@ -101,6 +101,11 @@ export function scenarios(c: Concurrency, at?: NodicornBuild): Scenario[] {
   const hello = { method: 'GET', path: '/' } as const;
   const stream1m = sized(1 << 20, 'y', 'streamed');
   const servers = (app: PythonApp) => pythonServers(app, c, at);
+  const typeScript: Scenario['servers'] = [
+    nodicornTypeScript('dist/examples/hello.js'),
+    ...(at === undefined ? [] : [nodicornTypeScript('dist/examples/hello.js', at)]),
+    ceiling,
+  ];
   return [
     { name: 'hello', request: hello, check: bodyIs(HELLO), servers: servers(seed) },
     {
@@ -125,15 +130,12 @@ export function scenarios(c: Concurrency, at?: NodicornBuild): Scenario[] {
       servers: servers(payloads),
       slowReaders: { count: 50, request: { method: 'GET', path: '/stream' }, check: stream1m },
     },
+    { name: 'TypeScript hello', request: hello, check: bodyIs(HELLO), servers: typeScript },
     {
-      name: 'TypeScript hello',
-      request: hello,
+      name: 'TypeScript hello, Connection: close',
+      request: { ...hello, headers: { Connection: 'close' } },
       check: bodyIs(HELLO),
-      servers: [
-        nodicornTypeScript('dist/examples/hello.js'),
-        ...(at === undefined ? [] : [nodicornTypeScript('dist/examples/hello.js', at)]),
-        ceiling,
-      ],
+      servers: typeScript,
     },
     {
       name: 'Flask JSON',

@@ -207,22 +207,53 @@ export function decodeHead(payload: Buffer): ResponseHead | null {
 
 /**
  * Splits a byte stream into frames. Frames inside a read are handed on as views of it (no copy); only a
- * frame that spans reads is copied, once, when its last byte arrives.
+ * frame that spans reads is copied, once, when its last byte arrives. Frames of the types given as
+ * `inPieces` (BODY, whose bytes mean the same however they are cut) are never copied: a payload that
+ * spans reads is handed on piece by piece as its bytes arrive, each piece a frame of the same type and id.
  */
 export class FrameDecoder {
   /** The start of a frame that spans reads, and how many bytes that frame has in all (0: unknown yet). */
   #pending: Buffer[] = [];
   #pendingLength = 0;
   #need = 0;
+  /** A payload being handed on in pieces: its frame's type and id, and the bytes still to come. */
+  #pieceType = 0;
+  #pieceId = 0;
+  #pieceLeft = 0;
+  readonly #inPieces: ReadonlySet<number>;
 
-  /** Feeds bytes; calls `onFrame` for every complete frame, in order. */
+  constructor(inPieces: ReadonlySet<number> = NO_TYPES) {
+    this.#inPieces = inPieces;
+  }
+
+  /** Feeds bytes; calls `onFrame` for every complete frame (or payload piece), in order. */
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
     let data = chunk;
+    if (this.#pieceLeft > 0) {
+      const n = Math.min(this.#pieceLeft, data.length);
+      this.#pieceLeft -= n;
+      onFrame({ type: this.#pieceType, id: this.#pieceId, payload: data.subarray(0, n) });
+      if (n === data.length) return;
+      data = data.subarray(n);
+    }
     if (this.#pendingLength > 0) {
       // Complete the spanning frame with just the bytes it still needs; the rest is parsed in place.
       if (this.#need === 0 && this.#pendingLength + data.length >= FRAME_HEADER_SIZE) {
         const head = Buffer.concat([...this.#pending, data], FRAME_HEADER_SIZE);
         this.#need = 4 + head.readUInt32BE(0);
+        if (this.#inPieces.has(head[4]!)) {
+          // A frame head cut by a read: its payload is handed on in pieces from the first byte after it.
+          const rest = data.subarray(FRAME_HEADER_SIZE - this.#pendingLength);
+          this.#pieceType = head[4]!;
+          this.#pieceId = head.readUInt32BE(5);
+          this.#pieceLeft = this.#need - FRAME_HEADER_SIZE;
+          this.#pending = [];
+          this.#pendingLength = 0;
+          this.#need = 0;
+          if (this.#pieceLeft === 0) onFrame({ type: this.#pieceType, id: this.#pieceId, payload: EMPTY });
+          if (rest.length > 0) this.push(rest, onFrame);
+          return;
+        }
       }
       const missing = this.#need === 0 ? data.length : this.#need - this.#pendingLength;
       if (data.length < missing || this.#need === 0) {
@@ -237,12 +268,27 @@ export class FrameDecoder {
       data = data.subarray(missing);
       onFrame({ type: frame[4]!, id: frame.readUInt32BE(5), payload: frame.subarray(FRAME_HEADER_SIZE) });
     }
+    this.#parse(data, onFrame);
+  }
+
+  /** Frames from the start of `data`, with nothing pending before it. */
+  #parse(data: Buffer, onFrame: (frame: Frame) => void): void {
     let offset = 0;
     for (;;) {
       const available = data.length - offset;
       if (available < FRAME_HEADER_SIZE) break;
       const total = 4 + data.readUInt32BE(offset);
       if (available < total) {
+        const type = data[offset + 4]!;
+        if (this.#inPieces.has(type)) {
+          const id = data.readUInt32BE(offset + 5);
+          if (available > FRAME_HEADER_SIZE)
+            onFrame({ type, id, payload: data.subarray(offset + FRAME_HEADER_SIZE) });
+          this.#pieceType = type;
+          this.#pieceId = id;
+          this.#pieceLeft = total - available;
+          return;
+        }
         this.#need = total;
         break;
       }
@@ -259,3 +305,5 @@ export class FrameDecoder {
     }
   }
 }
+
+const NO_TYPES: ReadonlySet<number> = new Set();

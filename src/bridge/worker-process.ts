@@ -42,6 +42,9 @@ const CREDIT_BATCH = INITIAL_WINDOW / 2;
  */
 const SOCKET_LINGER_MS = 2000;
 
+/** Body bytes are taken as they arrive: a BODY frame cut by a read is never copied to make it whole. */
+const BODY_IN_PIECES: ReadonlySet<number> = new Set([BODY]);
+
 /** Whole responses up to this size go to the socket at once; larger ones through a spool. */
 const WHOLE_DIRECT = 64 * 1024;
 
@@ -192,7 +195,7 @@ export class WorkerProcess {
   readonly #host: WorkerHost;
   /** The frame socket; null until a forked worker has connected (nothing is sent before READY). */
   #socket: Socket | null = null;
-  readonly #decoder = new FrameDecoder();
+  readonly #decoder = new FrameDecoder(BODY_IN_PIECES);
   readonly #launch: WorkerLaunch;
   readonly #events: WorkerEvents;
   /** How the process ended, once it has; the worker is gone when its socket has closed too. */

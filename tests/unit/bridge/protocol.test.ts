@@ -127,3 +127,43 @@ test('a large in-memory body is written after the frame head, uncopied; the byte
   assert.deepEqual(Buffer.concat(parts), encodeRequest(3, { REQUEST_METHOD: 'POST', PATH_INFO: '/' }, body));
   assert.equal(encodeRequestParts(3, { A: 'b' }, Buffer.alloc(10)).length, 1);
 });
+
+test('BODY frames in pieces: a payload cut by reads is handed on as views as it arrives, nothing else changes', () => {
+  let seed = 424242;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const frames = Array.from({ length: 120 }, (_, i) =>
+    i % 3 === 2
+      ? encodeFrame(0x13, i + 1, Buffer.alloc(0))
+      : encodeFrame(0x12, i + 1, Buffer.alloc([0, 1, 8, 100, 16384, 70000][i % 6]!, i % 251)),
+  );
+  const stream = Buffer.concat(frames);
+  for (const maxStep of [7, 100, 20000, 90000]) {
+    const decoder = new FrameDecoder(new Set([0x12]));
+    const got = new Map<number, Buffer[]>();
+    const order: number[] = [];
+    for (let at = 0; at < stream.length; ) {
+      const step = 1 + random(maxStep);
+      const read = stream.subarray(at, at + step);
+      decoder.push(read, (f) => {
+        if (f.type === 0x12 && f.payload.length > 0)
+          assert.equal(f.payload.buffer, read.buffer, 'a piece is a view of the read, not a copy');
+        if (order.at(-1) !== f.id) order.push(f.id);
+        got.set(f.id, [...(got.get(f.id) ?? []), f.payload]);
+      });
+      at += step;
+    }
+    assert.deepEqual(
+      order,
+      frames.map((_, i) => i + 1),
+      `frames in order (reads up to ${maxStep})`,
+    );
+    for (const [i, f] of frames.entries())
+      assert.ok(
+        Buffer.concat(got.get(i + 1)!).equals(f.subarray(9)),
+        `frame ${i + 1} (reads up to ${maxStep})`,
+      );
+  }
+});
