@@ -45,6 +45,36 @@ test('usage errors exit 2 with a suggestion', () => {
   assert.equal(run().status, 2);
 });
 
+test('an unknown NODICORN_ variable is a warning naming the closest one, told once; an unknown flag stays an error', async () => {
+  const server = await startNodicorn(['examples/hello.ts:app'], { env: { NODICORN_CMD: 'x' } });
+  try {
+    assert.equal((await get(server.port, '/')).body, 'Hello, WSGI World!');
+    const warning = 'ignoring unknown environment variable NODICORN_CMD; did you mean NODICORN_BIND?';
+    assert.match(server.log(), /\[WARNING\] ignoring unknown environment variable NODICORN_CMD;/);
+    assert.equal(server.log().split(warning).length, 2, 'told exactly once');
+  } finally {
+    await server.stop();
+  }
+  const env = { ...process.env, NODICORN_CMD: 'x' };
+  const checked = spawnSync(process.execPath, [cliPath, '--check-config', 'hello:application'], {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(checked.status, 0);
+  assert.match(
+    checked.stderr,
+    /^nodicorn: warning: ignoring unknown environment variable NODICORN_CMD; did you mean NODICORN_BIND\?$/m,
+  );
+  const flag = spawnSync(process.execPath, [cliPath, '--wokers', '2', 'hello:application'], {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(flag.status, 2);
+  assert.match(flag.stderr, /nodicorn: error: unknown option --wokers; did you mean --workers\?/);
+});
+
 test('a .ts app is loaded through tsx and served in-process', async () => {
   const server = await startNodicorn(['examples/hello.ts:app']);
   try {
