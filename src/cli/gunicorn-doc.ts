@@ -161,8 +161,9 @@ export function gunicornMarkdown(): string {
   const lines = [
     INTRO,
     "Gunicorn's settings in its own order, with those of releases after 20.1. *mapped* settings take the",
-    'same value under the same config key; *unsupported* and *not applicable* ones are refused in a',
-    'gunicorn.conf.py unless their value asks for nothing nodicorn does not do anyway.',
+    'same value under the same config key, and do the same unless the note says what differs; *unsupported*',
+    'and *not applicable* ones are refused in a gunicorn.conf.py unless their value asks for nothing',
+    'nodicorn does not do anyway.',
     '',
     '| Gunicorn setting | Gunicorn flag | nodicorn | Notes |',
     '|---|---|---|---|',

@@ -128,7 +128,7 @@ test('proxy headers: applied from a trusted peer (loopback by default), removed 
   }
 });
 
-test('--print-config shows each value and its source; --check-config validates and exits', () => {
+test('--print-config shows each value and its source; --check-config validates and exits; neither imports the app', () => {
   const printed = run('--print-config', '-w', '3', 'hello:application');
   assert.equal(printed.status, 0);
   assert.match(printed.stdout, /^workers\s+= "3" {2}\(command line\)$/m);
@@ -137,6 +137,11 @@ test('--print-config shows each value and its source; --check-config validates a
   assert.equal(checked.status, 0);
   assert.match(checked.stdout, /configuration OK/);
   assert.equal(run('--check-config', '--timeout', 'x', 'hello:application').status, 2);
+  // As their doc lines say, and unlike Gunicorn's: the application is not imported.
+  const missing = run('--check-config', 'no_such_module:application');
+  assert.equal(missing.status, 0);
+  assert.match(missing.stdout, /configuration OK; application no_such_module:application/);
+  assert.equal(run('--print-config', 'no_such_module:application').status, 0);
 });
 
 /**
