@@ -58,7 +58,9 @@ setting and what nodicorn does with it.
   honour rather than ignoring them. Values that ask for what nodicorn does anyway (\`worker_class =
   "sync"\`, \`daemon = False\`, \`worker_tmp_dir = "/dev/shm"\`) are accepted.
 - **Environment:** \`NODICORN_*\` variables (one per setting, see [settings.md](settings.md)) instead of
-  \`GUNICORN_CMD_ARGS\`; Gunicorn's \`PORT\`, \`WEB_CONCURRENCY\` and \`FORWARDED_ALLOW_IPS\` are not read.
+  \`GUNICORN_CMD_ARGS\`; Gunicorn's \`PORT\`, \`WEB_CONCURRENCY\` and \`FORWARDED_ALLOW_IPS\` are not read. An
+  unknown \`NODICORN_*\` variable is not an error, since other tools share the environment: it is ignored
+  with a warning at startup naming the closest one.
 
 ## Signals
 
@@ -159,8 +161,9 @@ export function gunicornMarkdown(): string {
   const lines = [
     INTRO,
     "Gunicorn's settings in its own order, with those of releases after 20.1. *mapped* settings take the",
-    'same value under the same config key; *unsupported* and *not applicable* ones are refused in a',
-    'gunicorn.conf.py unless their value asks for nothing nodicorn does not do anyway.',
+    'same value under the same config key, and do the same unless the note says what differs; *unsupported*',
+    'and *not applicable* ones are refused in a gunicorn.conf.py unless their value asks for nothing',
+    'nodicorn does not do anyway.',
     '',
     '| Gunicorn setting | Gunicorn flag | nodicorn | Notes |',
     '|---|---|---|---|',

@@ -121,6 +121,9 @@ export async function main(
       );
     }
     ref = parseAppRef(app);
+    // Ignored environment variables are told once: here when nothing will be served, else in the error log.
+    if (resolved.settings.print_config || resolved.settings.check_config)
+      for (const warning of resolved.warnings) io.stderr.write(`nodicorn: warning: ${warning}\n`);
     if (resolved.settings.print_config) {
       for (const [name, value] of Object.entries(resolved.settings)) {
         io.stdout.write(
@@ -164,6 +167,7 @@ export async function main(
     io.stderr.write(`nodicorn: error: cannot open a log file: ${(error as Error).message}\n`);
     return 1;
   }
+  for (const warning of resolved.warnings) log.warning(warning);
   try {
     return await serve(ref, settings, log, io, { files, accessLogSink, workerHooks, identity });
   } finally {

@@ -4,7 +4,9 @@
  * setting this table lacks, and when a mapped key is not in the registry.
  *
  * Statuses:
- *   mapped          the nodicorn setting `key` does the same (flag, config key and value as in Gunicorn)
+ *   mapped          the nodicorn setting `key` takes the same flag, config key and value as in Gunicorn, and
+ *                   does the same unless `note` says what differs (README.md calls only those without a
+ *                   note plainly "same": a test holds it to that)
  *   worker hook     a Python hook that only gunicorn.conf.py can give; it runs in each Python worker
  *   unsupported     not (yet) available; `reason` says what to do instead
  *   not applicable  nodicorn's architecture makes it meaningless; `reason` says why
@@ -111,7 +113,7 @@ export const GUNICORN_SETTINGS: Readonly<Record<string, GunicornSetting>> = {
   reload: mapped(
     '--reload',
     'reload',
-    'Watches the files of the modules the workers imported, outside the stdlib and site-packages.',
+    "Node watches the files of the modules the workers imported, outside the stdlib and site-packages (Gunicorn's reloader: all of sys.modules), and replaces the workers as HUP does, new ones first, so code that cannot be imported leaves the old workers serving; also with --preload.",
   ),
   reload_engine: notApplicable(
     '--reload-engine',
@@ -120,8 +122,16 @@ export const GUNICORN_SETTINGS: Readonly<Record<string, GunicornSetting>> = {
   ),
   reload_extra_files: mapped('--reload-extra-file', 'reload_extra_files'),
   spew: unsupported('--spew', 'Trace with python -X importtime, a debugger or a profiler instead.', [false]),
-  check_config: mapped('--check-config', 'check_config'),
-  print_config: mapped('--print-config', 'print_config', 'Also shows where each value came from.'),
+  check_config: mapped(
+    '--check-config',
+    'check_config',
+    'Checks the settings and the application reference without importing the app (Gunicorn imports it, and exits 1 when that fails).',
+  ),
+  print_config: mapped(
+    '--print-config',
+    'print_config',
+    'Also shows where each value came from; the app is not imported (Gunicorn imports it).',
+  ),
   // Server Mechanics
   preload_app: mapped(
     '--preload',

@@ -1,6 +1,7 @@
 /**
- * Resolution: defaults < config file < environment (NODICORN_*) < command line. Unknown flags, config keys
- * and NODICORN_* variables are errors that name the closest known setting. The result is frozen.
+ * Resolution: defaults < config file < environment (NODICORN_*) < command line. Unknown flags and config keys
+ * are errors that name the closest known setting; an unknown NODICORN_* variable is only a warning naming it
+ * (the environment is shared with other tools and scripts, which may use the prefix). The result is frozen.
  */
 import type { WorkerHooks } from './config-file.js';
 import { SETTINGS, type SettingName, type Settings } from './definitions.js';
@@ -32,6 +33,8 @@ export interface Resolved {
   /** `--help` / `--version` asked for. */
   readonly help: boolean;
   readonly version: boolean;
+  /** What was ignored (unknown NODICORN_* variables), for the caller to show once at startup. */
+  readonly warnings: readonly string[];
 }
 
 const NAMES = Object.keys(SETTINGS) as SettingName[];
@@ -91,6 +94,7 @@ export function resolveSettings(
   }
 
   const envNames = new Map(NAMES.map((n) => [SETTINGS[n].env, n] as const));
+  const warnings: string[] = [];
   for (const [variable, raw] of Object.entries(env)) {
     if (!variable.startsWith('NODICORN_') || raw === undefined) continue;
     const name = envNames.get(variable);
@@ -98,9 +102,10 @@ export function resolveSettings(
       throw new SettingError(`${variable}: ${name} ${CONFIG_ONLY}`);
     if (name === undefined) {
       const hint = closest(variable, envNames.keys());
-      throw new SettingError(
-        `unknown environment variable ${variable}${hint ? `; did you mean ${hint}?` : ''}`,
+      warnings.push(
+        `ignoring unknown environment variable ${variable}${hint ? `; did you mean ${hint}?` : ''}`,
       );
+      continue;
     }
     apply(values, name, raw, variable);
     sources[name] = 'environment';
@@ -161,5 +166,6 @@ export function resolveSettings(
     positionals,
     help,
     version,
+    warnings,
   };
 }

@@ -29,5 +29,13 @@ export {
 } from './request.js';
 export { type BodyInit, type CookieOptions, Response, type ResponseInit } from './response.js';
 export { compilePattern, type Handler, type Params, Router, type RouterOptions } from './router.js';
-export { parseRange, resolveStatic, type StaticOptions, staticApp, staticFiles } from './static.js';
+export {
+  type ByteRange,
+  parseRange,
+  type RangeSet,
+  resolveStatic,
+  type StaticOptions,
+  staticApp,
+  staticFiles,
+} from './static.js';
 export { fromWsgi, toWsgi, wsgiBytes } from './wsgi-string.js';

@@ -45,6 +45,36 @@ test('usage errors exit 2 with a suggestion', () => {
   assert.equal(run().status, 2);
 });
 
+test('an unknown NODICORN_ variable is a warning naming the closest one, told once; an unknown flag stays an error', async () => {
+  const server = await startNodicorn(['examples/hello.ts:app'], { env: { NODICORN_CMD: 'x' } });
+  try {
+    assert.equal((await get(server.port, '/')).body, 'Hello, WSGI World!');
+    const warning = 'ignoring unknown environment variable NODICORN_CMD; did you mean NODICORN_BIND?';
+    assert.match(server.log(), /\[WARNING\] ignoring unknown environment variable NODICORN_CMD;/);
+    assert.equal(server.log().split(warning).length, 2, 'told exactly once');
+  } finally {
+    await server.stop();
+  }
+  const env = { ...process.env, NODICORN_CMD: 'x' };
+  const checked = spawnSync(process.execPath, [cliPath, '--check-config', 'hello:application'], {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(checked.status, 0);
+  assert.match(
+    checked.stderr,
+    /^nodicorn: warning: ignoring unknown environment variable NODICORN_CMD; did you mean NODICORN_BIND\?$/m,
+  );
+  const flag = spawnSync(process.execPath, [cliPath, '--wokers', '2', 'hello:application'], {
+    cwd: repoRoot,
+    env,
+    encoding: 'utf8',
+  });
+  assert.equal(flag.status, 2);
+  assert.match(flag.stderr, /nodicorn: error: unknown option --wokers; did you mean --workers\?/);
+});
+
 test('a .ts app is loaded through tsx and served in-process', async () => {
   const server = await startNodicorn(['examples/hello.ts:app']);
   try {
@@ -98,7 +128,7 @@ test('proxy headers: applied from a trusted peer (loopback by default), removed 
   }
 });
 
-test('--print-config shows each value and its source; --check-config validates and exits', () => {
+test('--print-config shows each value and its source; --check-config validates and exits; neither imports the app', () => {
   const printed = run('--print-config', '-w', '3', 'hello:application');
   assert.equal(printed.status, 0);
   assert.match(printed.stdout, /^workers\s+= "3" {2}\(command line\)$/m);
@@ -107,6 +137,11 @@ test('--print-config shows each value and its source; --check-config validates a
   assert.equal(checked.status, 0);
   assert.match(checked.stdout, /configuration OK/);
   assert.equal(run('--check-config', '--timeout', 'x', 'hello:application').status, 2);
+  // As their doc lines say, and unlike Gunicorn's: the application is not imported.
+  const missing = run('--check-config', 'no_such_module:application');
+  assert.equal(missing.status, 0);
+  assert.match(missing.stdout, /configuration OK; application no_such_module:application/);
+  assert.equal(run('--print-config', 'no_such_module:application').status, 0);
 });
 
 /**

@@ -107,3 +107,24 @@ test('--reload watches a module the app imports only on its first request (as Dj
     await server.stop();
   }
 });
+
+test("--reload is not Gunicorn's, also under --preload: a save that cannot be imported leaves the old workers serving, the next good one is served", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-reload-'));
+  const write = (source: string) => writeFileSync(join(dir, 'live.py'), source);
+  const app = (word: string) =>
+    `def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"${word}"]\n`;
+  write(app('one'));
+  const server = await startNodicorn(['--chdir', dir, 'live:application', '--reload', '--preload']);
+  try {
+    assert.equal((await get(server.port, '/')).body, 'one');
+    write('def application(environ, start_response:\n');
+    await server.waitForLog('Reload failed; the current workers keep serving.');
+    assert.match(server.log(), /SyntaxError/);
+    assert.equal((await get(server.port, '/')).body, 'one');
+    write(app('two'));
+    await server.waitForLog(/Reloaded: workers now \d+/);
+    assert.equal((await get(server.port, '/')).body, 'two');
+  } finally {
+    await server.stop();
+  }
+});

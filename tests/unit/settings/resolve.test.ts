@@ -33,15 +33,20 @@ test('short flags with attached values, on/off flags, Gunicorn spellings', () =>
   assert.equal(r.settings.keepalive, 5);
 });
 
-test('a misspelt flag and a misspelt NODICORN_ variable fail with the closest known name', () => {
+test('a misspelt flag fails and a misspelt NODICORN_ variable warns, both with the closest known name', () => {
   assert.throws(
     () => resolveSettings(['--worker', '2'], {}),
     (e: SettingError) => /unknown option --worker; did you mean --workers\?/.test(e.message),
   );
-  assert.throws(
-    () => resolveSettings([], { NODICORN_WROKERS: '2' }),
-    (e: SettingError) => /did you mean NODICORN_WORKERS\?/.test(e.message),
-  );
+  // The environment is shared with other tools: an unknown variable is ignored, with a warning to show.
+  const misspelt = resolveSettings([], { NODICORN_WROKERS: '2', NODICORN_CMD: 'x', NODICORN_TIMEOUT: '9' });
+  assert.deepEqual(misspelt.warnings, [
+    'ignoring unknown environment variable NODICORN_WROKERS; did you mean NODICORN_WORKERS?',
+    'ignoring unknown environment variable NODICORN_CMD; did you mean NODICORN_BIND?',
+  ]);
+  assert.equal(misspelt.settings.workers, SETTINGS.workers.default);
+  assert.equal(misspelt.settings.timeout, 9);
+  assert.deepEqual(resolveSettings([], { NODICORN_TIMEOUT: '9' }).warnings, []);
   assert.throws(
     () => resolveSettings(['--timeout', 'soon'], {}),
     (e: SettingError) => /--timeout: expected seconds/.test(e.message),
