@@ -74,7 +74,8 @@ test('--baseline: nodicorn@REF runs next to nodicorn from its own tree, with the
     const theirs = second!.command(8000);
     assert.equal(theirs.args[0], '/cache/aaa/bin/nodicorn.js');
     assert.equal(theirs.cwd, mine.cwd); // app paths resolve in this tree: the same app file
-    if (s.name.startsWith('TypeScript hello')) assert.equal(theirs.args[1], '/cache/aaa/dist/examples/hello.js:app');
+    if (s.name.startsWith('TypeScript hello'))
+      assert.equal(theirs.args[1], '/cache/aaa/dist/examples/hello.js:app');
     else assert.deepEqual(theirs.args.slice(1), mine.args.slice(1));
   }
   // --server never drops it (nor nodicorn)
