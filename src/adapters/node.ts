@@ -6,7 +6,6 @@
  * as the CLI runs it) behave mounted as they do behind `nodicorn`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseAppRef } from '../cli/app-ref.js';
 import type { WsgiApp } from '../contract/types.js';
 import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
 import { applyProxyHeaders, parseProxyTrust } from '../http/forwarded.js';
@@ -16,6 +15,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import type { Backend } from '../server/backend.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { ResponseWriter } from '../server/response-writer.js';
+import { parseAppRef } from '../settings/app-ref.js';
 import type { SettingName, Settings } from '../settings/definitions.js';
 import { closest, SettingError } from '../settings/registry.js';
 import { resolveSettings } from '../settings/resolve.js';

@@ -16,12 +16,12 @@
  *   - fork-server.ts: --preload's fork servers.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { AppRef } from '../cli/app-ref.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Backend, Exchange } from '../server/backend.js';
 import { isHttpError } from '../server/http-error.js';
 import { NO_BODY, receiveBody, removeStaleSpools } from '../server/request-body.js';
+import type { AppRef } from '../settings/app-ref.js';
 import type { WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { ReloadWatcher } from '../supervisor/reload-watcher.js';

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WsgiApp } from '../contract/types.js';
-import { isTypeScriptFile } from './app-ref.js';
+import { isTypeScriptFile } from '../settings/app-ref.js';
 
 export class AppLoadError extends Error {
   override readonly name = 'AppLoadError';

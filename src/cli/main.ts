@@ -15,11 +15,11 @@ import { awaitHook, callHook, type ServerInfo } from '../server/hooks.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { checkIdentity, dropPrivileges, type Identity, resolveIdentity } from '../server/privileges.js';
 import { startServer } from '../server/server.js';
+import { type AppRef, parseAppRef } from '../settings/app-ref.js';
 import { findConfigFile, loadConfigFile, type WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
 import { SettingError } from '../settings/registry.js';
 import { type Resolved, resolveSettings } from '../settings/resolve.js';
-import { type AppRef, parseAppRef } from './app-ref.js';
 import { helpText } from './help.js';
 import { loadTypeScriptApp } from './load-ts-app.js';
 
