@@ -16,10 +16,10 @@
  *   - fork-server.ts: --preload's fork servers.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
+import { RequestBodyError } from '../errors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Backend, Exchange } from '../server/backend.js';
-import { isHttpError } from '../server/http-error.js';
 import { NO_BODY, receiveBody, removeStaleSpools } from '../server/request-body.js';
 import type { AppRef } from '../settings/app-ref.js';
 import type { WorkerHooks } from '../settings/config-file.js';
@@ -36,7 +36,6 @@ import { RssSampler } from './rss-sampler.js';
 import { workerEnv } from './worker-package.js';
 import type { WorkerLaunch } from './worker-process.js';
 
-export { AppLoadFailed } from '../supervisor/shell.js';
 export { FLOW_MS, MAX_PREFETCH } from './dispatch-queue.js';
 
 export interface PythonBackendOptions {
@@ -223,7 +222,7 @@ export class PythonBackend implements Backend {
     ).then(
       (body) => this.#queue.enqueue(exchange, body),
       (error: unknown) => {
-        if (isHttpError(error)) exchange.writer.fail(error.status);
+        if (error instanceof RequestBodyError) exchange.writer.fail(error.status);
         else {
           this.#log.error(`receiving the request body failed: ${String(error)}`);
           exchange.writer.fail(500);

@@ -5,6 +5,7 @@
  */
 import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { PythonBackend } from '../bridge/python-backend.js';
+import { IdentityError, SettingError } from '../errors/registry.js';
 import { LogFile } from '../observability/log-file.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -18,7 +19,6 @@ import { startServer } from '../server/server.js';
 import { type AppRef, parseAppRef } from '../settings/app-ref.js';
 import { findConfigFile, loadConfigFile, type WorkerHooks } from '../settings/config-file.js';
 import type { Settings } from '../settings/definitions.js';
-import { SettingError } from '../settings/registry.js';
 import { type Resolved, resolveSettings } from '../settings/resolve.js';
 import { helpText } from './help.js';
 import { loadTypeScriptApp } from './load-ts-app.js';
@@ -36,6 +36,11 @@ export function version(): string {
     version: string;
   };
   return pkg.version;
+}
+
+/** Errors in what the user asked for, reported as `nodicorn: error: …` with exit status 2 (docs/errors.md). */
+function isUsageError(error: unknown): error is SettingError | IdentityError {
+  return error instanceof SettingError || error instanceof IdentityError;
 }
 
 /** What a backend may do on SIGHUP/SIGTTIN/SIGTTOU (the Python pool can; in-process apps cannot). */
@@ -140,7 +145,7 @@ export async function main(
       return 0;
     }
   } catch (error) {
-    if (!(error instanceof SettingError)) throw error;
+    if (!isUsageError(error)) throw error;
     io.stderr.write(`nodicorn: error: ${error.message}\n`);
     return 2;
   }
@@ -150,7 +155,7 @@ export async function main(
     identity = resolveIdentity(settings.user, settings.group);
     checkIdentity(identity);
   } catch (error) {
-    if (!(error instanceof SettingError)) throw error;
+    if (!isUsageError(error)) throw error;
     io.stderr.write(`nodicorn: error: ${error.message}\n`);
     return 2;
   }

@@ -21,13 +21,9 @@ import {
   SINGLE_VALUE,
 } from '../contract/rules.js';
 import type { HeaderList } from '../contract/types.js';
+import { ResponseHeadError } from '../errors/registry.js';
 import { memoize } from '../http/memo.js';
 import type { Logger } from '../observability/logger.js';
-
-/** The application produced a status or headers that may not be sent. */
-export class ResponseHeadError extends Error {
-  override readonly name = 'ResponseHeadError';
-}
 
 /** Unread request bodies up to this size are drained to keep the connection; larger ones close it. */
 const DRAIN_LIMIT = 64 * 1024;

@@ -52,7 +52,9 @@ function apply(values: Record<string, unknown>, name: SettingName, raw: string, 
   try {
     value = setting.parse(raw);
   } catch (error) {
-    throw new SettingError(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new SettingError(`${where}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
   if (setting.repeatable === true && Array.isArray(values[name]) && where.startsWith('--')) {
     values[name] = [...(values[name] as unknown[]), ...(value as unknown[])];
