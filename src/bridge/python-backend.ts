@@ -22,7 +22,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Backend, Exchange } from '../server/backend.js';
 import { NO_BODY, receiveBody, removeStaleSpools } from '../server/request-body.js';
 import type { AppRef } from '../settings/app-ref.js';
-import type { WorkerHooks } from '../settings/config-file.js';
+import type { WorkerHooks } from '../settings/config-types.js';
 import type { Settings } from '../settings/definitions.js';
 import { ReloadWatcher } from '../supervisor/reload-watcher.js';
 import { SupervisorShell } from '../supervisor/shell.js';

@@ -5,6 +5,7 @@
  */
 import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { PythonBackend } from '../bridge/python-backend.js';
+import { readGunicornConfNames } from '../bridge/read-gunicorn-conf.js';
 import { IdentityError, SettingError } from '../errors/registry.js';
 import { LogFile } from '../observability/log-file.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
@@ -17,7 +18,8 @@ import { InProcessBackend } from '../server/inprocess-backend.js';
 import { checkIdentity, dropPrivileges, type Identity, resolveIdentity } from '../server/privileges.js';
 import { startServer } from '../server/server.js';
 import { type AppRef, parseAppRef } from '../settings/app-ref.js';
-import { findConfigFile, loadConfigFile, type WorkerHooks } from '../settings/config-file.js';
+import { findConfigFile, loadConfigFile } from '../settings/config-file.js';
+import type { WorkerHooks } from '../settings/config-types.js';
 import type { Settings } from '../settings/definitions.js';
 import { type Resolved, resolveSettings } from '../settings/resolve.js';
 import { helpText } from './help.js';
@@ -112,7 +114,12 @@ export async function main(
     }
     const configPath = findConfigFile(resolved.settings.config, io.cwd);
     if (configPath !== null) {
-      const file = await loadConfigFile(configPath, { python: resolved.settings.python, env, cwd: io.cwd });
+      const file = await loadConfigFile(configPath, {
+        python: resolved.settings.python,
+        env,
+        cwd: io.cwd,
+        readGunicornConf: readGunicornConfNames,
+      });
       if (file.output !== undefined) io.stderr.write(file.output);
       resolved = resolveSettings(argv, env, file);
       workerHooks = file.workerHooks;
