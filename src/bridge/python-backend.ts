@@ -19,7 +19,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { RequestBodyError } from '../errors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Backend, Exchange } from '../server/backend.js';
+import type { Backend, Exchange, Supervision } from '../server/backend.js';
 import { NO_BODY, receiveBody, removeStaleSpools } from '../server/request-body.js';
 import type { AppRef } from '../settings/app-ref.js';
 import type { WorkerHooks } from '../settings/config-types.js';
@@ -98,6 +98,11 @@ export class PythonBackend implements Backend {
   /** Workers currently alive (for tests and metrics). */
   get workerPids(): number[] {
     return [...this.#shell.workers.values()].filter((w) => w.state !== 'dead').map((w) => w.pid);
+  }
+
+  /** The pool behind it (Backend's capability): SIGHUP, SIGTTIN, SIGTTOU and the hooks' `workers`. */
+  get supervision(): Supervision {
+    return this;
   }
 
   async start(): Promise<void> {

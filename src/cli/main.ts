@@ -4,7 +4,6 @@
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
 import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { PythonBackend } from '../bridge/python-backend.js';
 import { readGunicornConfNames } from '../bridge/read-gunicorn-conf.js';
 import { IdentityError, SettingError } from '../errors/registry.js';
 import { LogFile } from '../observability/log-file.js';
@@ -43,17 +42,6 @@ export function version(): string {
 /** Errors in what the user asked for, reported as `nodicorn: error: …` with exit status 2 (docs/errors.md). */
 function isUsageError(error: unknown): error is SettingError | IdentityError {
   return error instanceof SettingError || error instanceof IdentityError;
-}
-
-/** What a backend may do on SIGHUP/SIGTTIN/SIGTTOU (the Python pool can; in-process apps cannot). */
-export interface Supervised {
-  reload(): void;
-  addWorker(): void;
-  removeWorker(): void;
-}
-
-function isSupervised(backend: Backend): backend is Backend & Supervised {
-  return typeof (backend as Partial<Supervised>).reload === 'function';
 }
 
 async function createBackend(
@@ -269,8 +257,7 @@ async function serve(
       log.info(`Running as uid ${process.getuid!()}, gid ${process.getgid!()}`);
     backend = await createBackend(ref, settings, log, io, extras.workerHooks);
     if (statsd !== undefined) offStatsd = subscribeStatsdProcess(statsd, backend);
-    if (metrics !== undefined && 'attachMetrics' in backend)
-      (backend as unknown as PythonBackend).attachMetrics(metrics);
+    if (metrics !== undefined) backend.attachMetrics?.(metrics);
     await backend.start();
   } catch (error) {
     log.critical(error instanceof Error ? error.message : String(error));
@@ -286,7 +273,7 @@ async function serve(
     addresses: server.addresses,
     settings,
     get workers() {
-      return (backend as Partial<PythonBackend>).workerPids ?? [];
+      return backend.supervision?.workerPids ?? [];
     },
   };
   // Handlers go in before the ready line: a supervisor may signal as soon as it reads it, and SIGTTIN's
@@ -316,16 +303,16 @@ async function serve(
     unsubscribe.push(io.onSignal('SIGTERM', () => stop(grace, 'Handling signal: term')));
     unsubscribe.push(io.onSignal('SIGINT', () => stop(grace, 'Handling signal: int')));
     unsubscribe.push(io.onSignal('SIGQUIT', () => stop(0, 'Handling signal: quit')));
-    if (isSupervised(backend)) {
-      const b = backend;
+    const pool = backend.supervision;
+    if (pool !== undefined) {
       unsubscribe.push(
         io.onSignal('SIGHUP', () => {
           callHook(log, 'on_reload', settings.on_reload, info);
-          b.reload();
+          pool.reload();
         }),
       );
-      unsubscribe.push(io.onSignal('SIGTTIN', () => b.addWorker()));
-      unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
+      unsubscribe.push(io.onSignal('SIGTTIN', () => pool.addWorker()));
+      unsubscribe.push(io.onSignal('SIGTTOU', () => pool.removeWorker()));
     } else {
       // Handled all the same: by default SIGHUP ends the process and SIGTTIN/SIGTTOU stop it, so a
       // `systemctl reload` (ExecReload=kill -HUP) would take an in-process app down.
