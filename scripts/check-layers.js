@@ -14,18 +14,23 @@ import { fileURLToPath } from 'node:url';
 
 // The layer order, lowest first. A folder may import from folders in lower ranks only; folders sharing a
 // rank (an inner array) are siblings and must not import each other. src/index.ts, the package's root
-// entry, sits above everything. Keep README.md's "Layout" paragraph in step with this list.
+// entry, sits above everything. README.md's "Layout" paragraph describes the same order.
+//   settings sits above server and observability because the registry declares every setting with the
+//   parser, default and hook types of the layer it configures; those layers take what they need as their
+//   own option types (server.ts's ServerSettings), never the registry.
+//   supervisor sits above bridge: it spawns and replaces the worker processes the bridge talks to, and
+//   the Python backend (supervisor/python-backend.ts) puts the two together behind the Backend interface.
 export const LAYERS = [
-  ['contract'], //       PEP 3333 on the TS side: types, rules, validator (no node:* beyond types)
-  ['errors'], //         the error registry: NODICORN_ERR_* codes, their classes and messages
+  ['contract'], //       PEP 3333 on the TS side: types, rules, validator
+  ['errors'], //         the error registry: NODICORN_ERR_* codes, their classes and docs
   ['http'], //           sans-I/O request mapping: targets, environ, proxy headers, reason phrases
-  ['app-ref'], //        `module:attr` app references, shared by the CLI, the bridge and the adapters
-  ['settings'], //       the registry, parsers, config files, gunicorn.conf.py name mapping (pure)
   ['observability'], //  logger, access log, diagnostics channels, metrics, StatsD
-  ['server'], //         node:http/http2 front, response writers, backend interface, in-process backend
-  ['supervisor'], //     restart policy (pure) and its shell, reload watcher
-  ['bridge'], //         Python worker protocol, process, pool, the Python backend
-  ['toolkit', 'testing', 'adapters'], // writing, testing and mounting TS WSGI apps
+  ['server'], //         node:http/http2 front, response writers, the Backend interface, in-process backend
+  ['settings'], //       the registry, parsers, config files, gunicorn.conf.py name mapping, app references
+  ['bridge'], //         the Python side seen from TS: frame protocol, worker process, fork server, dispatch
+  ['supervisor'], //     restart policy (pure) and its shell, reload watcher, the Python backend
+  ['toolkit'], //        writing TS WSGI apps: request/response views, router, middleware
+  ['testing', 'adapters'], // calling apps without a server; Fetch and Node (req, res) adapters
   ['cli'], //            main(), argv from the registry, help and generated docs
 ];
 

@@ -248,7 +248,7 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
   const settings = resolveMounted(rest, POOL_KEYS, 'pythonWsgi()');
   const log = givenLog ?? createLogger(process.stderr, settings.loglevel);
   // Loaded on first use: hosts that only mount TypeScript apps never load the bridge.
-  let backend: import('../bridge/python-backend.js').PythonBackend | null = null;
+  let backend: import('../supervisor/python-backend.js').PythonBackend | null = null;
   let starting: Promise<void> | null = null;
   let closed = false;
   let live = false;
@@ -264,7 +264,7 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
   const start = (): Promise<void> => {
     starting ??= (async () => {
       if (closed) throw new Error('pythonWsgi: the handler was closed');
-      const { PythonBackend } = await import('../bridge/python-backend.js');
+      const { PythonBackend } = await import('../supervisor/python-backend.js');
       backend = new PythonBackend({
         app: ref,
         settings,

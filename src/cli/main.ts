@@ -58,7 +58,7 @@ async function createBackend(
       );
     return new InProcessBackend(await loadTypeScriptApp(ref.file, ref.attr, settings.chdir || io.cwd), log);
   }
-  const { PythonBackend } = await import('../bridge/python-backend.js');
+  const { PythonBackend } = await import('../supervisor/python-backend.js');
   return new PythonBackend({
     app: ref,
     settings,

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PythonBackend } from '../../../src/bridge/python-backend.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import type { Backend } from '../../../src/server/backend.js';
 import { InProcessBackend } from '../../../src/server/inprocess-backend.js';
 import { resolveSettings } from '../../../src/settings/resolve.js';
+import { PythonBackend } from '../../../src/supervisor/python-backend.js';
 
 const log = createLogger({ write: () => true }, 'critical');
 

@@ -16,6 +16,15 @@
  *   - fork-server.ts: --preload's fork servers.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
+import { DispatchQueue } from '../bridge/dispatch-queue.js';
+import { findPython } from '../bridge/find-python.js';
+import { ForkServers } from '../bridge/fork-server.js';
+import { type ProcUsage, readUsage } from '../bridge/proc-usage.js';
+import { refuse } from '../bridge/queue-shedding.js';
+import { SpoolBudget } from '../bridge/response-spool.js';
+import { RssSampler } from '../bridge/rss-sampler.js';
+import { workerEnv } from '../bridge/worker-package.js';
+import type { WorkerLaunch } from '../bridge/worker-process.js';
 import { RequestBodyError } from '../errors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -24,19 +33,10 @@ import { NO_BODY, receiveBody, removeStaleSpools } from '../server/request-body.
 import type { AppRef } from '../settings/app-ref.js';
 import type { WorkerHooks } from '../settings/config-types.js';
 import type { Settings } from '../settings/definitions.js';
-import { ReloadWatcher } from '../supervisor/reload-watcher.js';
-import { SupervisorShell } from '../supervisor/shell.js';
-import { DispatchQueue } from './dispatch-queue.js';
-import { findPython } from './find-python.js';
-import { ForkServers } from './fork-server.js';
-import { type ProcUsage, readUsage } from './proc-usage.js';
-import { refuse } from './queue-shedding.js';
-import { SpoolBudget } from './response-spool.js';
-import { RssSampler } from './rss-sampler.js';
-import { workerEnv } from './worker-package.js';
-import type { WorkerLaunch } from './worker-process.js';
+import { ReloadWatcher } from './reload-watcher.js';
+import { SupervisorShell } from './shell.js';
 
-export { FLOW_MS, MAX_PREFETCH } from './dispatch-queue.js';
+export { FLOW_MS, MAX_PREFETCH } from '../bridge/dispatch-queue.js';
 
 export interface PythonBackendOptions {
   readonly app: Extract<AppRef, { kind: 'python' }>;
