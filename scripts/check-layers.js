@@ -324,7 +324,7 @@ export function checkLayers(dir, layers = LAYERS) {
       if (!folderGraph.has(a)) folderGraph.set(a, new Set());
       folderGraph.get(a).add(b);
       if (rank.has(a) && rank.has(b) && rank.get(b) >= rank.get(a)) {
-        const how = rank.get(b) === rank.get(a) ? 'a sibling in the same layer' : 'a layer above';
+        const how = rank.get(b) === rank.get(a) ? 'a sibling in the same layer as' : 'a layer above';
         problems.push(`upward import: ${rel(from)} imports ${rel(to)} (src/${b} is ${how} src/${a})`);
       }
     }

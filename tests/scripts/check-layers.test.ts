@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
@@ -60,17 +60,18 @@ test('an import from a folder ranked above fails, `import type` included', () =>
 test('siblings in one layer may not import each other, and the folder cycle is named', () => {
   const { status, output } = check(
     tree({
-      'src/toolkit/a.ts': "export { b } from '../adapters/b.js';\n",
-      'src/adapters/b.ts': "import { c } from '../toolkit/c.js';\nexport const b = c;\n",
-      'src/toolkit/c.ts': 'export const c = 1;\n',
+      'src/testing/a.ts': "export { b } from '../adapters/b.js';\n",
+      'src/adapters/b.ts': "import { c } from '../testing/c.js';\nexport const b = c;\n",
+      'src/testing/c.ts': 'export const c = 1;\n',
     }),
   );
   assert.equal(status, 1);
   assert.match(
     output,
-    /src\/toolkit\/a\.ts imports src\/adapters\/b\.ts \(src\/adapters is a sibling in the same layer/,
+    /src\/testing\/a\.ts imports src\/adapters\/b\.ts \(src\/adapters is a sibling in the same layer as src\/testing\)/,
   );
-  assert.match(output, /folder cycle: src\/adapters ↔ src\/toolkit/);
+  assert.match(output, /src\/adapters\/b\.ts imports src\/testing\/c\.ts \(src\/testing is a sibling/);
+  assert.match(output, /folder cycle: src\/adapters ↔ src\/testing/);
 });
 
 test('a file cycle inside one folder fails, even through type-only imports', () => {
@@ -150,4 +151,19 @@ test('a clean tree fails once one upward import is planted in it', () => {
   assert.match(output, /upward import: src\/contract\/types\.ts imports src\/cli\/main\.ts/);
   assert.match(output, /folder cycle: src\/cli ↔ src\/contract/);
   assert.match(output, /file cycle: src\/cli\/main\.ts ↔ src\/contract\/types\.ts/);
+});
+
+test("README's layout names every folder of src/, in the checked order", async () => {
+  const { LAYERS } = (await import(pathToFileURL(script).href)) as { LAYERS: string[][] };
+  const readme = readFileSync(`${repoRoot}README.md`, 'utf8');
+  const layout = readme.slice(
+    readme.indexOf('\nLayout, lowest layer first'),
+    readme.indexOf('\n## Development'),
+  );
+  const named = [...new Set([...layout.matchAll(/`src\/([a-z-]+)`/g)].map((m) => m[1]))];
+  assert.deepEqual(named, LAYERS.flat());
+  const folders = readdirSync(`${repoRoot}src`, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  assert.deepEqual([...folders].sort(), [...LAYERS.flat()].sort());
 });
