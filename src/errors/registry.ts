@@ -1,13 +1,16 @@
 /**
- * Every error nodicorn throws on purpose, in one place. Each class carries a stable code, in undici's
- * `UND_ERR_*` style: `error.code` is `NODICORN_ERR_*`, never reused or renamed once published, so callers
- * and log searches can rely on it where a message may be reworded. Each class also says when it is thrown,
- * what follows, and which page documents it; docs/errors.md is generated from `ERRORS` (`npm run docs`, and a
- * test fails when the committed page is stale).
+ * The errors nodicorn raises about its own work (settings, start-up, refused requests, unsendable
+ * responses), in one place. Each class carries a stable code, in undici's `UND_ERR_*` style:
+ * `error.code` is `NODICORN_ERR_*`, never reused or renamed once published, so callers and log searches
+ * can rely on it where a message may be reworded. Each class also says when it is thrown, what follows,
+ * and which page documents it; docs/errors.md is generated from `ERRORS` (`npm run docs`; a test fails
+ * when the committed page is stale).
  *
  * Not here, on purpose: contract violations (`WsgiViolation`, src/contract/validator.ts) carry the
- * validator's own stable codes (`status-not-string`, …), and the toolkit's HTTP errors (`NotFound`, …) are
- * answers an application raises, not failures of nodicorn.
+ * validator's own stable codes (`status-not-string`, …); PEP 3333 calling mistakes raised into a
+ * TypeScript app (`start_response()` called twice without exc_info, a body chunk that is not bytes) are a
+ * plain Error or TypeError, as wsgiref raises them, and the validator names them with those codes; the
+ * toolkit's HTTP errors (`NotFound`, …) are answers an application raises, not failures of nodicorn.
  */
 
 export type ErrorCode = `NODICORN_ERR_${string}`;
