@@ -6,7 +6,6 @@
  * as the CLI runs it) behave mounted as they do behind `nodicorn`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parseAppRef } from '../cli/app-ref.js';
 import type { WsgiApp } from '../contract/types.js';
 import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
 import { applyProxyHeaders, parseProxyTrust } from '../http/forwarded.js';
@@ -16,6 +15,7 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import type { Backend } from '../server/backend.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { ResponseWriter } from '../server/response-writer.js';
+import { parseAppRef } from '../settings/app-ref.js';
 import type { SettingName, Settings } from '../settings/definitions.js';
 import { closest, SettingError } from '../settings/registry.js';
 import { resolveSettings } from '../settings/resolve.js';
@@ -248,7 +248,7 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
   const settings = resolveMounted(rest, POOL_KEYS, 'pythonWsgi()');
   const log = givenLog ?? createLogger(process.stderr, settings.loglevel);
   // Loaded on first use: hosts that only mount TypeScript apps never load the bridge.
-  let backend: import('../bridge/python-backend.js').PythonBackend | null = null;
+  let backend: import('../supervisor/python-backend.js').PythonBackend | null = null;
   let starting: Promise<void> | null = null;
   let closed = false;
   let live = false;
@@ -264,7 +264,7 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
   const start = (): Promise<void> => {
     starting ??= (async () => {
       if (closed) throw new Error('pythonWsgi: the handler was closed');
-      const { PythonBackend } = await import('../bridge/python-backend.js');
+      const { PythonBackend } = await import('../supervisor/python-backend.js');
       backend = new PythonBackend({
         app: ref,
         settings,

@@ -14,7 +14,6 @@ import type { Metrics } from '../observability/metrics.js';
 import type { Exchange } from '../server/backend.js';
 import { NO_BODY, type ReceivedBody } from '../server/request-body.js';
 import type { Settings } from '../settings/definitions.js';
-import type { QueueFacts } from '../supervisor/policy.js';
 import { queueFull, refuse, type ShedReason, shedExpired, waitedTooLong } from './queue-shedding.js';
 import type { Dispatch, WorkerProcess } from './worker-process.js';
 
@@ -30,6 +29,15 @@ import type { Dispatch, WorkerProcess } from './worker-process.js';
  */
 export const MAX_PREFETCH = 6;
 export const FLOW_MS = 10;
+
+/** What the queue looks like now: reported on a timer to the supervisor's policy, which scales on it. */
+export interface QueueFacts {
+  /** How long the oldest queued request has waited (ms; 0 when nothing waits). */
+  readonly oldestWaitMs: number;
+  readonly queued: number;
+  /** Ready workers running nothing. */
+  readonly idle: number;
+}
 
 export interface DispatchQueueOptions {
   readonly settings: Settings;

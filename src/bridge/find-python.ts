@@ -5,15 +5,12 @@
  */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { NoPythonError } from '../errors/registry.js';
 
 export interface PythonChoice {
   readonly executable: string;
   readonly version: string;
   readonly why: string;
-}
-
-export class NoPythonError extends Error {
-  override readonly name = 'NoPythonError';
 }
 
 function probe(executable: string): Promise<{ version: string } | { problem: string }> {

@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { ResponseHeadError } from '../errors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Exchange } from '../server/backend.js';
 import type { ReceivedBody } from '../server/request-body.js';
-import { ResponseHeadError } from '../server/response-writer.js';
 import { OutputLines } from './output-lines.js';
 import {
   BODY,

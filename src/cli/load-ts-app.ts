@@ -2,11 +2,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WsgiApp } from '../contract/types.js';
-import { isTypeScriptFile } from './app-ref.js';
-
-export class AppLoadError extends Error {
-  override readonly name = 'AppLoadError';
-}
+import { AppLoadError } from '../errors/registry.js';
+import { isTypeScriptFile } from '../settings/app-ref.js';
 
 export async function loadTypeScriptApp(file: string, attr: string | null, cwd: string): Promise<WsgiApp> {
   const path = resolve(cwd, file);

@@ -4,7 +4,8 @@
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
 import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { PythonBackend } from '../bridge/python-backend.js';
+import { readGunicornConfNames } from '../bridge/read-gunicorn-conf.js';
+import { IdentityError, SettingError } from '../errors/registry.js';
 import { LogFile } from '../observability/log-file.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
@@ -15,11 +16,11 @@ import { awaitHook, callHook, type ServerInfo } from '../server/hooks.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { checkIdentity, dropPrivileges, type Identity, resolveIdentity } from '../server/privileges.js';
 import { startServer } from '../server/server.js';
-import { findConfigFile, loadConfigFile, type WorkerHooks } from '../settings/config-file.js';
+import { type AppRef, parseAppRef } from '../settings/app-ref.js';
+import { findConfigFile, loadConfigFile } from '../settings/config-file.js';
+import type { WorkerHooks } from '../settings/config-types.js';
 import type { Settings } from '../settings/definitions.js';
-import { SettingError } from '../settings/registry.js';
 import { type Resolved, resolveSettings } from '../settings/resolve.js';
-import { type AppRef, parseAppRef } from './app-ref.js';
 import { helpText } from './help.js';
 import { loadTypeScriptApp } from './load-ts-app.js';
 
@@ -38,15 +39,9 @@ export function version(): string {
   return pkg.version;
 }
 
-/** What a backend may do on SIGHUP/SIGTTIN/SIGTTOU (the Python pool can; in-process apps cannot). */
-export interface Supervised {
-  reload(): void;
-  addWorker(): void;
-  removeWorker(): void;
-}
-
-function isSupervised(backend: Backend): backend is Backend & Supervised {
-  return typeof (backend as Partial<Supervised>).reload === 'function';
+/** Errors in what the user asked for, reported as `nodicorn: error: …` with exit status 2 (docs/errors.md). */
+function isUsageError(error: unknown): error is SettingError | IdentityError {
+  return error instanceof SettingError || error instanceof IdentityError;
 }
 
 async function createBackend(
@@ -63,7 +58,7 @@ async function createBackend(
       );
     return new InProcessBackend(await loadTypeScriptApp(ref.file, ref.attr, settings.chdir || io.cwd), log);
   }
-  const { PythonBackend } = await import('../bridge/python-backend.js');
+  const { PythonBackend } = await import('../supervisor/python-backend.js');
   return new PythonBackend({
     app: ref,
     settings,
@@ -107,7 +102,12 @@ export async function main(
     }
     const configPath = findConfigFile(resolved.settings.config, io.cwd);
     if (configPath !== null) {
-      const file = await loadConfigFile(configPath, { python: resolved.settings.python, env, cwd: io.cwd });
+      const file = await loadConfigFile(configPath, {
+        python: resolved.settings.python,
+        env,
+        cwd: io.cwd,
+        readGunicornConf: readGunicornConfNames,
+      });
       if (file.output !== undefined) io.stderr.write(file.output);
       resolved = resolveSettings(argv, env, file);
       workerHooks = file.workerHooks;
@@ -140,7 +140,7 @@ export async function main(
       return 0;
     }
   } catch (error) {
-    if (!(error instanceof SettingError)) throw error;
+    if (!isUsageError(error)) throw error;
     io.stderr.write(`nodicorn: error: ${error.message}\n`);
     return 2;
   }
@@ -150,7 +150,7 @@ export async function main(
     identity = resolveIdentity(settings.user, settings.group);
     checkIdentity(identity);
   } catch (error) {
-    if (!(error instanceof SettingError)) throw error;
+    if (!isUsageError(error)) throw error;
     io.stderr.write(`nodicorn: error: ${error.message}\n`);
     return 2;
   }
@@ -257,8 +257,7 @@ async function serve(
       log.info(`Running as uid ${process.getuid!()}, gid ${process.getgid!()}`);
     backend = await createBackend(ref, settings, log, io, extras.workerHooks);
     if (statsd !== undefined) offStatsd = subscribeStatsdProcess(statsd, backend);
-    if (metrics !== undefined && 'attachMetrics' in backend)
-      (backend as unknown as PythonBackend).attachMetrics(metrics);
+    if (metrics !== undefined) backend.attachMetrics?.(metrics);
     await backend.start();
   } catch (error) {
     log.critical(error instanceof Error ? error.message : String(error));
@@ -274,7 +273,7 @@ async function serve(
     addresses: server.addresses,
     settings,
     get workers() {
-      return (backend as Partial<PythonBackend>).workerPids ?? [];
+      return backend.supervision?.workerPids ?? [];
     },
   };
   // Handlers go in before the ready line: a supervisor may signal as soon as it reads it, and SIGTTIN's
@@ -304,16 +303,16 @@ async function serve(
     unsubscribe.push(io.onSignal('SIGTERM', () => stop(grace, 'Handling signal: term')));
     unsubscribe.push(io.onSignal('SIGINT', () => stop(grace, 'Handling signal: int')));
     unsubscribe.push(io.onSignal('SIGQUIT', () => stop(0, 'Handling signal: quit')));
-    if (isSupervised(backend)) {
-      const b = backend;
+    const pool = backend.supervision;
+    if (pool !== undefined) {
       unsubscribe.push(
         io.onSignal('SIGHUP', () => {
           callHook(log, 'on_reload', settings.on_reload, info);
-          b.reload();
+          pool.reload();
         }),
       );
-      unsubscribe.push(io.onSignal('SIGTTIN', () => b.addWorker()));
-      unsubscribe.push(io.onSignal('SIGTTOU', () => b.removeWorker()));
+      unsubscribe.push(io.onSignal('SIGTTIN', () => pool.addWorker()));
+      unsubscribe.push(io.onSignal('SIGTTOU', () => pool.removeWorker()));
     } else {
       // Handled all the same: by default SIGHUP ends the process and SIGTTIN/SIGTTOU stop it, so a
       // `systemctl reload` (ExecReload=kill -HUP) would take an in-process app down.

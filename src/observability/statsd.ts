@@ -19,7 +19,7 @@ import dgram from 'node:dgram';
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { SettingError } from '../settings/registry.js';
+import { StatsdAddressError } from '../errors/registry.js';
 import {
   LOG,
   type LogRecord,
@@ -44,7 +44,7 @@ export interface StatsdAddress {
 export function parseStatsdAddress(text: string): StatsdAddress {
   const t = text.trim();
   if (t.startsWith('unix:'))
-    throw new SettingError(
+    throw new StatsdAddressError(
       'StatsD over a Unix socket is not supported (Node has no Unix datagram sockets); give HOST:PORT',
     );
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
@@ -56,7 +56,7 @@ export function parseStatsdAddress(text: string): StatsdAddress {
         ? [t, '8125']
         : [t.slice(0, colon), t.slice(colon + 1)];
   if (host === '' || host.includes(':') !== (v6 !== null) || !/^\d+$/.test(port) || Number(port) > 65535)
-    throw new SettingError(`expected HOST:PORT for StatsD, got ${JSON.stringify(text)}`);
+    throw new StatsdAddressError(`expected HOST:PORT for StatsD, got ${JSON.stringify(text)}`);
   return { host, port: Number(port) };
 }
 

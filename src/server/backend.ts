@@ -3,6 +3,7 @@
  * apps) and the Python backend (worker processes). One conformance suite runs against both.
  */
 import type { CgiEnviron } from '../contract/types.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ResponseWriter, ServerRequest } from './response-writer.js';
 
 /** One request in flight: the parsed request, its environ's CGI keys, and where the response goes. */
@@ -16,6 +17,25 @@ export interface Exchange {
   readonly bodyLength: number;
 }
 
+/**
+ * A pool of worker processes that can be replaced and resized: what SIGHUP, SIGTTIN and SIGTTOU do, and
+ * the `workers` the server hooks are shown. The Python backend has one; an in-process app has none.
+ */
+export interface Supervision {
+  /** SIGHUP: a new generation of workers loading the code afresh; once it is ready, the old one drains. */
+  reload(): void;
+  /** SIGTTIN */
+  addWorker(): void;
+  /** SIGTTOU */
+  removeWorker(): void;
+  /** The pids of the workers alive now. */
+  readonly workerPids: readonly number[];
+}
+
+/**
+ * What runs applications. The four methods are what every backend does; the optional members are
+ * capabilities a backend declares by having them, so that callers ask instead of guessing its class.
+ */
 export interface Backend {
   /** Gets ready to serve (loads the app, starts workers). Rejects when the app cannot be loaded. */
   start(): Promise<void>;
@@ -25,4 +45,8 @@ export interface Backend {
   healthy(): boolean;
   /** Stops taking work; resolves when what is in flight has finished or `graceMs` has passed. */
   close(graceMs: number): Promise<void>;
+  /** Present when the backend supervises worker processes. */
+  readonly supervision?: Supervision;
+  /** Present when the backend has series of its own for /metrics (a pool's queue and workers). */
+  attachMetrics?(metrics: Metrics): void;
 }

@@ -1,7 +1,7 @@
 /** Listening addresses: parsing Gunicorn-style bind strings and listening on them. */
 import { chownSync, lstatSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { SettingError } from '../settings/registry.js';
+import { BindError } from '../errors/registry.js';
 
 export type Bind =
   | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
@@ -23,12 +23,12 @@ export function parseBind(text: string): Bind {
   if (text.startsWith('fd://')) {
     const fd = Number(text.slice(5));
     if (!Number.isInteger(fd) || fd < 0)
-      throw new SettingError(`bind ${JSON.stringify(text)}: not a file descriptor`);
+      throw new BindError(`bind ${JSON.stringify(text)}: not a file descriptor`);
     return { kind: 'fd', fd };
   }
   if (text.startsWith('unix:')) {
     const path = text.slice(5);
-    if (path === '') throw new SettingError(`bind ${JSON.stringify(text)}: empty socket path`);
+    if (path === '') throw new BindError(`bind ${JSON.stringify(text)}: empty socket path`);
     return { kind: 'unix', path };
   }
   let host: string;
@@ -42,11 +42,10 @@ export function parseBind(text: string): Bind {
     host = colon === -1 ? text : text.slice(0, colon);
     portText = colon === -1 ? '' : text.slice(colon + 1);
     if (host.includes(':'))
-      throw new SettingError(`bind ${JSON.stringify(text)}: write IPv6 addresses as [ADDR]:PORT`);
+      throw new BindError(`bind ${JSON.stringify(text)}: write IPv6 addresses as [ADDR]:PORT`);
   }
   const port = portText === '' ? 8000 : Number(portText);
-  if (!/^\d*$/.test(portText) || port > 65535)
-    throw new SettingError(`bind ${JSON.stringify(text)}: bad port`);
+  if (!/^\d*$/.test(portText) || port > 65535) throw new BindError(`bind ${JSON.stringify(text)}: bad port`);
   return { kind: 'tcp', host: host === '' ? '0.0.0.0' : host, port };
 }
 

@@ -15,11 +15,11 @@ import type {
   WsgiErrors,
   WsgiInput,
 } from '../contract/types.js';
+import { RequestBodyError, ResponseHeadError } from '../errors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Backend, Exchange } from './backend.js';
 import { fileWrapper } from './file-wrapper.js';
-import { isHttpError } from './http-error.js';
-import { ResponseHeadError, type ResponseWriter } from './response-writer.js';
+import type { ResponseWriter } from './response-writer.js';
 import { BodyReader } from './wsgi-input.js';
 
 const VERSION = Object.freeze([1, 0] as const);
@@ -254,7 +254,7 @@ class AppCall {
   failed(error: unknown): void {
     const writer = this.#writer;
     const where = `${this.#environ.REQUEST_METHOD} ${this.#environ.RAW_URI}`;
-    if (isHttpError(error)) {
+    if (error instanceof RequestBodyError) {
       this.#log.info(`${where}: ${error.message}`);
       writer.fail(error.status);
       return;

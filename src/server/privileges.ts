@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { SettingError } from '../settings/registry.js';
+import { IdentityError } from '../errors/registry.js';
 
 export interface Identity {
   /** The user to become; undefined keeps the current one. */
@@ -36,7 +36,7 @@ function lookup(database: 'passwd' | 'group', key: string): string[] | null {
   return null;
 }
 
-/** Resolves --user and --group (names or ids). Throws SettingError for a name that does not exist. */
+/** Resolves --user and --group (names or ids). Throws IdentityError for a name that does not exist. */
 export function resolveIdentity(user: string, group: string): Identity {
   let uid: number | undefined;
   let gid: number | undefined;
@@ -44,11 +44,11 @@ export function resolveIdentity(user: string, group: string): Identity {
   if (user !== '') {
     const entry = lookup('passwd', user);
     if (entry === null && !/^\d+$/.test(user))
-      throw new SettingError(`--user: no such user ${JSON.stringify(user)}`);
+      throw new IdentityError(`--user: no such user ${JSON.stringify(user)}`);
     // A numeric id needs no entry (containers often run ids that have none), but then it names no group,
     // and keeping root's group would be no drop at all.
     if (entry === null && group === '')
-      throw new SettingError(`--user ${user} has no passwd entry, so no group: give --group as well`);
+      throw new IdentityError(`--user ${user} has no passwd entry, so no group: give --group as well`);
     uid = entry === null ? Number(user) : Number(entry[2]);
     if (entry !== null) {
       name = entry[0];
@@ -58,7 +58,7 @@ export function resolveIdentity(user: string, group: string): Identity {
   if (group !== '') {
     const entry = lookup('group', group);
     if (entry === null && !/^\d+$/.test(group))
-      throw new SettingError(`--group: no such group ${JSON.stringify(group)}`);
+      throw new IdentityError(`--group: no such group ${JSON.stringify(group)}`);
     gid = entry === null ? Number(group) : Number(entry[2]);
   }
   return {
@@ -74,10 +74,10 @@ function alreadyIs(identity: Identity): boolean {
   return (uid === undefined || uid === process.getuid!()) && (gid === undefined || gid === process.getgid!());
 }
 
-/** Throws SettingError when `identity` needs root and the server was not started as root. */
+/** Throws IdentityError when `identity` needs root and the server was not started as root. */
 export function checkIdentity(identity: Identity): void {
   if (alreadyIs(identity) || process.getuid!() === 0) return;
-  throw new SettingError(
+  throw new IdentityError(
     `--user/--group need the server to start as root (it runs as uid ${process.getuid!()}, gid ${process.getgid!()})`,
   );
 }

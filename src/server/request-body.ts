@@ -16,9 +16,9 @@ import { constants } from 'node:fs';
 import { type FileHandle, mkdtemp, open, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RequestBodyError } from '../errors/registry.js';
 import { forbiddenTrailer } from '../http/request-checks.js';
 import { AnonymousFile } from './anonymous-file.js';
-import { HttpError } from './http-error.js';
 import type { ServerRequest } from './response-writer.js';
 
 export type ReceivedBody =
@@ -98,7 +98,7 @@ class Receiver {
     const spent = now - this.#since;
     if (spent >= this.timeoutMs)
       this.#fail(
-        new HttpError(408, `the request body came slower than 64 KiB per ${this.timeoutMs / 1000} s`),
+        new RequestBodyError(408, `the request body came slower than 64 KiB per ${this.timeoutMs / 1000} s`),
       );
     else this.#timer = setTimeout(this.#checkProgress, this.timeoutMs - spent);
   };
@@ -111,7 +111,7 @@ class Receiver {
       this.#since = performance.now();
     }
     if (this.limit > 0 && this.#length > this.limit) {
-      this.#fail(new HttpError(413, `request body larger than ${this.limit} bytes`));
+      this.#fail(new RequestBodyError(413, `request body larger than ${this.limit} bytes`));
       return;
     }
     if (!this.#spooling && this.#length > this.memoryLimit) this.#startSpooling();
@@ -195,7 +195,9 @@ class Receiver {
     if (this.#settled) return;
     const trailer = forbiddenTrailer(this.req.rawTrailers);
     if (trailer !== null) {
-      this.#fail(new HttpError(400, `${JSON.stringify(trailer.slice(0, 50))} is not allowed in a trailer`));
+      this.#fail(
+        new RequestBodyError(400, `${JSON.stringify(trailer.slice(0, 50))} is not allowed in a trailer`),
+      );
       return;
     }
     this.#ended = true;
@@ -222,7 +224,8 @@ class Receiver {
     this.resolve({ kind: 'file', path: spool.path, length: this.#length, dispose: spool.dispose });
   }
 
-  #onAborted = (): void => this.#fail(new HttpError(400, 'client closed the connection during the body'));
+  #onAborted = (): void =>
+    this.#fail(new RequestBodyError(400, 'client closed the connection during the body'));
 
   #fail = (error: Error): void => {
     if (this.#settled) return;

@@ -21,13 +21,10 @@ import {
   SINGLE_VALUE,
 } from '../contract/rules.js';
 import type { HeaderList } from '../contract/types.js';
+import { ResponseHeadError } from '../errors/registry.js';
 import { memoize } from '../http/memo.js';
+import { reasonFor } from '../http/reason-phrases.js';
 import type { Logger } from '../observability/logger.js';
-
-/** The application produced a status or headers that may not be sent. */
-export class ResponseHeadError extends Error {
-  override readonly name = 'ResponseHeadError';
-}
 
 /** Unread request bodies up to this size are drained to keep the connection; larger ones close it. */
 const DRAIN_LIMIT = 64 * 1024;
@@ -40,28 +37,14 @@ const lowerName = memoize((name) => (checkHeaderName(name) === null ? name.toLow
 /** How long an aborted response may take to flush what it had written before the socket is dropped. */
 const ABORT_FLUSH_MS = 5000;
 
-const REASONS: Record<number, string> = {
-  400: 'Bad Request',
-  405: 'Method Not Allowed',
-  408: 'Request Timeout',
-  413: 'Content Too Large',
-  414: 'URI Too Long',
-  431: 'Request Header Fields Too Large',
-  501: 'Not Implemented',
-  500: 'Internal Server Error',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-  505: 'HTTP Version Not Supported',
-};
-
 /** A request as node:http or node:http2's compatibility API hands it over. */
 export type ServerRequest = IncomingMessage | Http2ServerRequest;
 /** The response object that goes with a ServerRequest. */
 export type ServerResponseLike = ServerResponse | Http2ServerResponse;
 
+/** The reason phrase of a status the server answers itself (RFC 9110's, from src/http/reason-phrases.ts). */
 export function reasonPhrase(code: number): string {
-  return REASONS[code] ?? 'Error';
+  return reasonFor(code, 'Error');
 }
 
 export class ResponseWriter {

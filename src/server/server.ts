@@ -3,19 +3,18 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type https from 'node:https';
-import { parseProxyTrust } from '../http/forwarded.js';
+import { type ForwardedFamily, parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT, subscribeAccessLog } from '../observability/access-log.js';
 import { REQUEST_FINISH, type RequestRecord, subscribeFor } from '../observability/channels.js';
 import type { Logger, LogSink } from '../observability/logger.js';
 import { type Metrics, subscribeMetrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited.js';
 import { type StatsdClient, subscribeStatsdRequests } from '../observability/statsd.js';
-import type { Settings } from '../settings/definitions.js';
 import type { Backend } from './backend.js';
 import { activatedSockets, listen, parseBind, type SocketFileOptions } from './binds.js';
 import { connectionCap, openDescriptors, openFileLimit } from './fd-limit.js';
 import { answerHealth } from './health.js';
-import { callHook } from './hooks.js';
+import { callHook, type PostRequest, type PreRequest } from './hooks.js';
 import { createFront, type Front } from './http-front.js';
 
 export interface RunningServer {
@@ -25,34 +24,39 @@ export interface RunningServer {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export type ServerSettings = Pick<
-  Settings,
-  | 'bind'
-  | 'keepalive'
-  | 'header_timeout'
-  | 'limit_request_line'
-  | 'limit_request_fields'
-  | 'limit_request_field_size'
-  | 'limit_request_body'
-  | 'root_path'
-  | 'forwarded_allow_ips'
-  | 'forwarded_headers'
-  | 'forwarded_trust'
-  | 'certfile'
-  | 'keyfile'
-  | 'ca_certs'
-  | 'cert_reqs'
-  | 'http2'
-  | 'proxy_protocol'
-  | 'proxy_allow_ips'
-  | 'umask'
-  | 'socket_mode'
-  | 'backlog'
-  | 'health_path'
-  | 'pre_request'
-  | 'post_request'
-  | 'workers'
->;
+/**
+ * What the server takes from the settings. Declared here, by the layer that uses them, rather than picked
+ * from the settings registry, which sits above (src/settings/definitions.ts documents and validates each;
+ * the resolved settings satisfy this type as they are).
+ */
+export interface ServerSettings {
+  readonly bind: readonly string[];
+  readonly keepalive: number;
+  readonly header_timeout: number;
+  readonly limit_request_line: number;
+  readonly limit_request_fields: number;
+  readonly limit_request_field_size: number;
+  readonly limit_request_body: number;
+  readonly root_path: string;
+  readonly forwarded_allow_ips: readonly string[];
+  readonly forwarded_headers: ForwardedFamily;
+  readonly forwarded_trust: readonly string[];
+  readonly certfile: string;
+  readonly keyfile: string;
+  readonly ca_certs: string;
+  readonly cert_reqs: number;
+  readonly http2: boolean;
+  readonly proxy_protocol: boolean;
+  readonly proxy_allow_ips: readonly string[];
+  readonly umask: number;
+  /** Octal, as written (`0660`). */
+  readonly socket_mode: string;
+  readonly backlog: number;
+  readonly health_path: string;
+  readonly pre_request: PreRequest | null;
+  readonly post_request: PostRequest | null;
+  readonly workers: number;
+}
 
 /** Lines about dropped connections per window, at most (the rest are counted). */
 const DROPS_PER_WINDOW = 5;

@@ -1,11 +1,11 @@
 /**
  * `wsgi.input` for TypeScript apps: a file-like reader over the request body stream, with PEP 3333's
  * read/readline/readlines/iteration (their results are Promises, the contract's third extension).
- * Reading past the body limit fails with a 413 HttpError.
+ * Reading past the body limit fails with a 413 RequestBodyError.
  */
 import type { Bytes, WsgiInput } from '../contract/types.js';
+import { RequestBodyError } from '../errors/registry.js';
 import { forbiddenTrailer } from '../http/request-checks.js';
-import { HttpError } from './http-error.js';
 
 const EMPTY = new Uint8Array(0);
 const NO_TRAILERS: readonly string[] = [];
@@ -90,14 +90,17 @@ export class BodyReader implements WsgiInput {
       // RFC 9110 §6.5.1: a request whose trailers carry framing, routing or authentication is malformed.
       const trailer = forbiddenTrailer(this.#trailers?.() ?? NO_TRAILERS);
       if (trailer !== null)
-        throw new HttpError(400, `${JSON.stringify(trailer.slice(0, 50))} is not allowed in a trailer`);
+        throw new RequestBodyError(
+          400,
+          `${JSON.stringify(trailer.slice(0, 50))} is not allowed in a trailer`,
+        );
       return false;
     }
     const chunk = next.value;
     this.#received += chunk.byteLength;
     if (this.#limit > 0 && this.#received > this.#limit) {
       this.#source = null;
-      throw new HttpError(413, `request body larger than ${this.#limit} bytes`);
+      throw new RequestBodyError(413, `request body larger than ${this.#limit} bytes`);
     }
     if (chunk.byteLength < SMALL) this.#copyIn(chunk);
     else this.#chunks.push(chunk);

@@ -2,14 +2,15 @@
  * Config files: `nodicorn.config.json`, or a module (`.mjs`, `.js`, `.ts`) whose default export is the
  * settings object, or a function returning it. Keys are the setting keys of docs/settings.md; a module
  * may give server hooks (functions). A Gunicorn config file (`gunicorn.conf.py`, any `.py`, `file:PATH`,
- * `python:MODULE`) is read with Python and mapped through the Gunicorn table (gunicorn-conf.ts).
+ * `python:MODULE`) is read with Python, by the step the caller hands in (`context.readGunicornConf`), and
+ * mapped through the Gunicorn table (gunicorn-conf.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isGunicornConf, readGunicornConf } from './gunicorn-conf.js';
+import type { ConfigContext, ConfigFile } from './config-types.js';
+import { gunicornConfFile, isGunicornConf } from './gunicorn-conf.js';
 import { SettingError } from './registry.js';
-import type { ConfigFile } from './resolve.js';
 
 export const CONFIG_NAMES = [
   'nodicorn.config.json',
@@ -20,23 +21,6 @@ export const CONFIG_NAMES = [
 
 /** Gunicorn's default config file, read when no nodicorn config file is there. */
 export const GUNICORN_CONFIG_NAME = 'gunicorn.conf.py';
-
-/** Python hooks of a Gunicorn config file: the workers load the file again and run them. */
-export interface WorkerHooks {
-  /** The file (absolute) or python:MODULE. */
-  readonly location: string;
-  /** The directory the file was read in (Gunicorn reads it before --chdir applies). */
-  readonly cwd: string;
-  readonly names: readonly string[];
-}
-
-/** What the Python interpreter for a Gunicorn config file is, and where it runs. */
-export interface ConfigContext {
-  /** --python / NODICORN_PYTHON ('' to discover it as the workers would). */
-  readonly python: string;
-  readonly env: Readonly<Record<string, string | undefined>>;
-  readonly cwd: string;
-}
 
 /**
  * The config file to read: the one named (python:MODULE as it is), else the first default name present in
@@ -56,7 +40,7 @@ export async function loadConfigFile(path: string, context?: ConfigContext): Pro
   if (isGunicornConf(path)) {
     if (context === undefined)
       throw new SettingError(`${path}: a Gunicorn config file needs Python to be read`);
-    return readGunicornConf(path, context);
+    return gunicornConfFile(path, context.cwd, await context.readGunicornConf(path, context));
   }
   let values: unknown;
   try {

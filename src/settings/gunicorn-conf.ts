@@ -1,26 +1,17 @@
 /**
  * Reading a Gunicorn config file (`gunicorn.conf.py`): Python executes it (so `workers =
- * multiprocessing.cpu_count() * 2 + 1` works) with the interpreter the workers would use, prints its public
- * names as JSON (python/nodicorn_worker/gunicorn_conf.py), and each name is mapped through the Gunicorn
- * table (gunicorn.ts). Unlike Gunicorn, which ignores names it does not know, nodicorn refuses them, and
- * refuses the settings it cannot honour: a setting that silently does nothing is worse than an error.
+ * multiprocessing.cpu_count() * 2 + 1` works) with the interpreter the workers would use and prints its
+ * public names as JSON (src/bridge/read-gunicorn-conf.ts, handed in by the CLI); here each name is mapped
+ * through the Gunicorn table (gunicorn.ts), without I/O. Unlike Gunicorn, which ignores names it does not
+ * know, nodicorn refuses them, and refuses the settings it cannot honour: a setting that silently does
+ * nothing is worse than an error.
  * Hooks that run inside a Python worker are kept for the workers, which load the file themselves.
  */
-import { execFile } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
-import { findPython } from '../bridge/find-python.js';
-import { workerEnv } from '../bridge/worker-package.js';
-import type { ConfigContext, WorkerHooks } from './config-file.js';
+import type { ConfigFile, ConfName, GunicornConfNames, WorkerHooks } from './config-types.js';
 import { SETTINGS, type SettingName } from './definitions.js';
 import { GUNICORN_SETTINGS } from './gunicorn.js';
 import { closest, isConfigOnly, type Setting, SettingError } from './registry.js';
-import type { ConfigFile } from './resolve.js';
-
-/** One public name of the file, as gunicorn_conf.py describes it. */
-export type ConfName =
-  | { readonly value: unknown }
-  | { readonly callable: 'function' | 'class'; readonly here: boolean; readonly arity: number }
-  | { readonly object: string; readonly here: boolean };
 
 export function isGunicornConf(location: string): boolean {
   return location.endsWith('.py') || location.startsWith('python:');
@@ -116,40 +107,15 @@ export function mapGunicornNames(where: string, names: Readonly<Record<string, C
   return { values, hooks };
 }
 
-/** Runs `python -m nodicorn_worker.gunicorn_conf LOCATION` and maps what it prints. */
-export async function readGunicornConf(location: string, context: ConfigContext): Promise<ConfigFile> {
-  const python = await findPython(context.python, context.env).catch((error: unknown) => {
-    throw new SettingError(`${location} is a Gunicorn config file, read with Python, and ${String(error)}`);
-  });
-  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
-    execFile(
-      python.executable,
-      ['-m', 'nodicorn_worker.gunicorn_conf', location],
-      { cwd: context.cwd, env: workerEnv(context.env), timeout: 30_000, maxBuffer: 16 << 20 },
-      (error, out, err) => {
-        if (error === null) resolve({ stdout: out, stderr: err });
-        else
-          reject(
-            new SettingError(
-              `cannot read Gunicorn config file ${location}:\n${(err || error.message).trimEnd()}`,
-            ),
-          );
-      },
-    );
-  });
-  let names: Record<string, ConfName>;
-  try {
-    names = (JSON.parse(stdout) as { names: Record<string, ConfName> }).names;
-  } catch {
-    throw new SettingError(`cannot read Gunicorn config file ${location}: unexpected output from Python`);
-  }
-  const mapped = mapGunicornNames(location, names);
+/** The config file a Gunicorn config file amounts to, from the names Python found in it. */
+export function gunicornConfFile(location: string, cwd: string, read: GunicornConfNames): ConfigFile {
+  const mapped = mapGunicornNames(location, read.names);
   const workerHooks: WorkerHooks | undefined =
-    mapped.hooks.length === 0 ? undefined : { location, cwd: context.cwd, names: mapped.hooks };
+    mapped.hooks.length === 0 ? undefined : { location, cwd, names: mapped.hooks };
   return {
     path: location,
     values: mapped.values,
     ...(workerHooks === undefined ? {} : { workerHooks }),
-    ...(stderr === '' ? {} : { output: stderr }),
+    ...(read.output === '' ? {} : { output: read.output }),
   };
 }

@@ -2,6 +2,7 @@
  * The settings registry: each setting is declared once, and its CLI flag, environment variable, config-file
  * key, default, validation and documentation line all come from that declaration.
  */
+import { SettingError } from '../errors/registry.js';
 
 export interface SettingSpec<T> {
   /** The config-file key, Gunicorn's name where Gunicorn has the setting (`limit_request_line`). */
@@ -35,9 +36,8 @@ export interface Setting<T> extends SettingSpec<T> {
   readonly env: string;
 }
 
-export class SettingError extends Error {
-  override readonly name = 'SettingError';
-}
+// Settings' error lives in the error registry with the others; re-exported here with the parsers that throw it.
+export { SettingError };
 
 export function defineSetting<T>(spec: SettingSpec<T>): Setting<T> {
   return Object.freeze({ ...spec, env: `NODICORN_${spec.key.toUpperCase()}` });

@@ -3,21 +3,11 @@
  * are errors that name the closest known setting; an unknown NODICORN_* variable is only a warning naming it
  * (the environment is shared with other tools and scripts, which may use the prefix). The result is frozen.
  */
-import type { WorkerHooks } from './config-file.js';
+import type { ConfigFile } from './config-types.js';
 import { SETTINGS, type SettingName, type Settings } from './definitions.js';
 import { CONFIG_ONLY, closest, isConfigOnly, type Setting, SettingError } from './registry.js';
 
 export type Source = 'default' | 'config file' | 'environment' | 'command line';
-
-/** Settings read from a config file: its path (for messages) and its key/value pairs. */
-export interface ConfigFile {
-  readonly path: string;
-  readonly values: Readonly<Record<string, unknown>>;
-  /** A Gunicorn config file's Python hooks, which run in the workers. */
-  readonly workerHooks?: WorkerHooks;
-  /** What reading the file printed (a Gunicorn config file's print()s), to show to the user. */
-  readonly output?: string;
-}
 
 /** A config file value as the text a flag would carry: lists joined with commas. */
 function asText(value: unknown): string {
@@ -52,7 +42,9 @@ function apply(values: Record<string, unknown>, name: SettingName, raw: string, 
   try {
     value = setting.parse(raw);
   } catch (error) {
-    throw new SettingError(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+    throw new SettingError(`${where}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
   if (setting.repeatable === true && Array.isArray(values[name]) && where.startsWith('--')) {
     values[name] = [...(values[name] as unknown[]), ...(value as unknown[])];

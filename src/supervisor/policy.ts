@@ -26,6 +26,7 @@
  *     booting worker at a time; once some worker has been idle at every report for `cooldown` ms and
  *     nothing waits, it falls by one, down to `min` (-w), at most once per `cooldown`.
  */
+import type { QueueFacts } from '../bridge/dispatch-queue.js';
 
 export type Phase = 'booting' | 'ready' | 'draining';
 
@@ -60,15 +61,6 @@ export interface SupervisorState {
 }
 
 export type RecycleReason = 'max_requests' | 'memory';
-
-/** What the queue looks like now (the bridge reports it on a timer). */
-export interface QueueFacts {
-  /** How long the oldest queued request has waited (ms; 0 when nothing waits). */
-  readonly oldestWaitMs: number;
-  readonly queued: number;
-  /** Ready workers running nothing. */
-  readonly idle: number;
-}
 
 /** A queued request that has waited this long while no worker is idle asks for one more worker. */
 export const SCALE_UP_WAIT_MS = 100;

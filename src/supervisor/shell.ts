@@ -13,16 +13,13 @@ import { randomInt } from 'node:crypto';
 import type { ForkServers } from '../bridge/fork-server.js';
 import type { Dispatch, WorkerLaunch } from '../bridge/worker-process.js';
 import { WorkerProcess } from '../bridge/worker-process.js';
+import { AppLoadError } from '../errors/registry.js';
 import { workersChanged } from '../observability/channels.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { callHook } from '../server/hooks.js';
 import type { Settings } from '../settings/definitions.js';
 import { initialState, type SupervisorEvent, type SupervisorState, step } from './policy.js';
-
-export class AppLoadFailed extends Error {
-  override readonly name = 'AppLoadFailed';
-}
 
 /** What the shell needs from the pool it runs in. */
 export interface ShellHost {
@@ -185,7 +182,7 @@ export class SupervisorShell {
           // One line when the reference names nothing loadable; the traceback when importing the app raised.
           const why = traceback.trimEnd();
           booting.reject(
-            new AppLoadFailed(`the application could not be loaded:${why.includes('\n') ? '\n' : ' '}${why}`),
+            new AppLoadError(`the application could not be loaded:${why.includes('\n') ? '\n' : ' '}${why}`),
           );
           return;
         }
@@ -214,9 +211,7 @@ export class SupervisorShell {
           this.closing = true;
           this.apply({ type: 'halt' });
           booting.reject(
-            new AppLoadFailed(
-              `worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}) while booting`,
-            ),
+            new AppLoadError(`worker (pid:${worker.pid}) exited (${signal ?? `code ${code}`}) while booting`),
           );
         } else if (!this.closing && record !== undefined && record.phase !== 'draining') {
           host.metrics()?.restarted(worker.timedOut ? 'timeout' : 'crash');

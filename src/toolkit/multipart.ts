@@ -5,19 +5,8 @@
  */
 import { Busboy, type BusboyFileStream } from '@fastify/busboy';
 import type { Bytes, WsgiInput } from '../contract/types.js';
+import type { Form, RequestLimits, UploadedFile } from './form.js';
 import { BadRequest, ContentTooLarge } from './http-errors.js';
-import type { Form, RequestLimits } from './request.js';
-
-/** One uploaded file. */
-export interface UploadedFile {
-  /** The form field it was sent under. */
-  readonly field: string;
-  /** The file name the client gave (its path part removed), '' when none. */
-  readonly filename: string;
-  /** Its declared media type. */
-  readonly type: string;
-  readonly data: Bytes;
-}
 
 export async function readMultipart(
   input: WsgiInput,

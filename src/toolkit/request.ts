@@ -6,19 +6,11 @@
 import { parseCookie } from 'cookie';
 import type { Bytes, Environ } from '../contract/types.js';
 import { headerKey } from '../http/environ.js';
+import type { Form, RequestLimits, UploadedFile } from './form.js';
 import { BadRequest, ContentTooLarge, UnsupportedMediaType } from './http-errors.js';
-import { readMultipart, type UploadedFile } from './multipart.js';
+import { readMultipart } from './multipart.js';
 import { requestUrl } from './url.js';
 import { fromWsgi } from './wsgi-string.js';
-
-export interface RequestLimits {
-  /** The largest body read (bytes), whole or as a form; past it, 413. Default 1 MiB. */
-  readonly maxBodySize?: number;
-  /** The most parts a multipart form may have (fields and files); past it, 413. Default 1000. */
-  readonly maxFormParts?: number;
-  /** The largest non-file field of a multipart form (bytes); past it, 413. Default 500 000. */
-  readonly maxFieldSize?: number;
-}
 
 export const DEFAULT_LIMITS: Required<RequestLimits> = {
   maxBodySize: 1024 * 1024,
@@ -27,13 +19,7 @@ export const DEFAULT_LIMITS: Required<RequestLimits> = {
   maxFieldSize: 500_000,
 };
 
-/** A submitted form: its text fields in order, and its files by field name. */
-export interface Form {
-  readonly fields: URLSearchParams;
-  readonly files: ReadonlyMap<string, readonly UploadedFile[]>;
-}
-
-export type { UploadedFile };
+export type { Form, RequestLimits, UploadedFile };
 
 /** The environ key under which the router leaves the route's parameters (wsgiorg.routing_args' role). */
 export const ROUTE_PARAMS = 'nodicorn.route_params';

@@ -53,3 +53,33 @@ test('a misspelt or invalid config key fails with the closest known setting', as
   await assert.rejects(loadConfigFile(join(d, 'list.json')), /must hold \(or export as default\) an object/);
   assert.equal(findConfigFile('', dir()), null);
 });
+
+test('a Gunicorn config file is read by the step the caller hands in; settings only map its names', async () => {
+  const d = dir();
+  const calls: Array<{ location: string; python: string; cwd: string }> = [];
+  const file = await loadConfigFile(join(d, 'gunicorn.conf.py'), {
+    python: '/opt/py/bin/python3',
+    env: {},
+    cwd: d,
+    readGunicornConf: async (location, context) => {
+      calls.push({ location, python: context.python, cwd: context.cwd });
+      return {
+        names: {
+          workers: { value: 3 },
+          bind: { value: ['127.0.0.1:9001'] },
+          post_fork: { callable: 'function', here: true, arity: 2 },
+          cpu_count: { callable: 'function', here: false, arity: 0 },
+        },
+        output: 'printed while loading\n',
+      };
+    },
+  });
+  assert.deepEqual(calls, [{ location: join(d, 'gunicorn.conf.py'), python: '/opt/py/bin/python3', cwd: d }]);
+  assert.deepEqual(file, {
+    path: join(d, 'gunicorn.conf.py'),
+    values: { workers: 3, bind: ['127.0.0.1:9001'] },
+    workerHooks: { location: join(d, 'gunicorn.conf.py'), cwd: d, names: ['post_fork'] },
+    output: 'printed while loading\n',
+  });
+  assert.equal(resolveSettings([], {}, file).settings.workers, 3);
+});

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type ConfName, mapGunicornNames } from '../../../src/settings/gunicorn-conf.js';
+import type { ConfName } from '../../../src/settings/config-types.js';
+import { mapGunicornNames } from '../../../src/settings/gunicorn-conf.js';
 
 const value = (v: unknown): ConfName => ({ value: v });
 const fn = (arity: number, here = true): ConfName => ({ callable: 'function', here, arity });

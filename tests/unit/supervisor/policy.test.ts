@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import type { QueueFacts } from '../../../src/bridge/dispatch-queue.js';
 import {
   bootBackoff,
   initialState,
-  type QueueFacts,
   SCALE_UP_WAIT_MS,
   type SupervisorAction,
   type SupervisorEvent,

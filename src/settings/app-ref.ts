@@ -2,8 +2,9 @@
  * The application reference on the command line, as Gunicorn reads it: `MODULE[:ATTR]`, where ATTR may
  * be a call (`create_app()`, `create_app('prod')`). A MODULE that is a JavaScript/TypeScript file
  * (`./app.ts`, `dist/app.js`) names a TypeScript app served in-process; anything else is a Python module.
+ * It is the value of the `wsgi_app` setting, read by the CLI, the Python backend and the Node adapter alike.
  */
-import { SettingError } from '../settings/registry.js';
+import { SettingError } from './registry.js';
 
 export type AppRef =
   | { readonly kind: 'typescript'; readonly file: string; readonly attr: string | null }

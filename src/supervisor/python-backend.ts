@@ -16,28 +16,27 @@
  *   - fork-server.ts: --preload's fork servers.
  */
 import { isAbsolute, relative, resolve } from 'node:path';
-import type { AppRef } from '../cli/app-ref.js';
+import { DispatchQueue } from '../bridge/dispatch-queue.js';
+import { findPython } from '../bridge/find-python.js';
+import { ForkServers } from '../bridge/fork-server.js';
+import { type ProcUsage, readUsage } from '../bridge/proc-usage.js';
+import { refuse } from '../bridge/queue-shedding.js';
+import { SpoolBudget } from '../bridge/response-spool.js';
+import { RssSampler } from '../bridge/rss-sampler.js';
+import { workerEnv } from '../bridge/worker-package.js';
+import type { WorkerLaunch } from '../bridge/worker-process.js';
+import { RequestBodyError } from '../errors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Backend, Exchange } from '../server/backend.js';
-import { isHttpError } from '../server/http-error.js';
+import type { Backend, Exchange, Supervision } from '../server/backend.js';
 import { NO_BODY, receiveBody, removeStaleSpools } from '../server/request-body.js';
-import type { WorkerHooks } from '../settings/config-file.js';
+import type { AppRef } from '../settings/app-ref.js';
+import type { WorkerHooks } from '../settings/config-types.js';
 import type { Settings } from '../settings/definitions.js';
-import { ReloadWatcher } from '../supervisor/reload-watcher.js';
-import { SupervisorShell } from '../supervisor/shell.js';
-import { DispatchQueue } from './dispatch-queue.js';
-import { findPython } from './find-python.js';
-import { ForkServers } from './fork-server.js';
-import { type ProcUsage, readUsage } from './proc-usage.js';
-import { refuse } from './queue-shedding.js';
-import { SpoolBudget } from './response-spool.js';
-import { RssSampler } from './rss-sampler.js';
-import { workerEnv } from './worker-package.js';
-import type { WorkerLaunch } from './worker-process.js';
+import { ReloadWatcher } from './reload-watcher.js';
+import { SupervisorShell } from './shell.js';
 
-export { AppLoadFailed } from '../supervisor/shell.js';
-export { FLOW_MS, MAX_PREFETCH } from './dispatch-queue.js';
+export { FLOW_MS, MAX_PREFETCH } from '../bridge/dispatch-queue.js';
 
 export interface PythonBackendOptions {
   readonly app: Extract<AppRef, { kind: 'python' }>;
@@ -99,6 +98,11 @@ export class PythonBackend implements Backend {
   /** Workers currently alive (for tests and metrics). */
   get workerPids(): number[] {
     return [...this.#shell.workers.values()].filter((w) => w.state !== 'dead').map((w) => w.pid);
+  }
+
+  /** The pool behind it (Backend's capability): SIGHUP, SIGTTIN, SIGTTOU and the hooks' `workers`. */
+  get supervision(): Supervision {
+    return this;
   }
 
   async start(): Promise<void> {
@@ -223,7 +227,7 @@ export class PythonBackend implements Backend {
     ).then(
       (body) => this.#queue.enqueue(exchange, body),
       (error: unknown) => {
-        if (isHttpError(error)) exchange.writer.fail(error.status);
+        if (error instanceof RequestBodyError) exchange.writer.fail(error.status);
         else {
           this.#log.error(`receiving the request body failed: ${String(error)}`);
           exchange.writer.fail(500);

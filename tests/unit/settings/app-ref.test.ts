@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAppRef } from '../../../src/cli/app-ref.js';
 import { parseBind } from '../../../src/server/binds.js';
+import { parseAppRef } from '../../../src/settings/app-ref.js';
 
 test('application references: Python modules and TypeScript files', () => {
   assert.deepEqual(parseAppRef('myproject.wsgi'), {
