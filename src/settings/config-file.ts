@@ -5,9 +5,9 @@
  * `python:MODULE`) is read with Python and mapped through the Gunicorn table (gunicorn-conf.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, resolve } from 'node:path';
 import { isGunicornConf, readGunicornConf } from './gunicorn-conf.js';
+import { importModuleFile } from './load-module.js';
 import { SettingError } from './registry.js';
 import type { ConfigFile } from './resolve.js';
 
@@ -62,8 +62,7 @@ export async function loadConfigFile(path: string, context?: ConfigContext): Pro
   try {
     if (path.endsWith('.json')) values = JSON.parse(readFileSync(path, 'utf8'));
     else {
-      if (/\.(ts|mts|cts)$/.test(path)) (await import('tsx/esm/api')).register();
-      const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      const module = await importModuleFile(path, basename(path));
       values =
         typeof module.default === 'function' ? await (module.default as () => unknown)() : module.default;
     }
