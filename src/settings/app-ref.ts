@@ -27,7 +27,3 @@ export function parseAppRef(text: string): AppRef {
   // Gunicorn's default attribute name.
   return { kind: 'python', module, attr: attr ?? 'application' };
 }
-
-export function isTypeScriptFile(file: string): boolean {
-  return /\.(ts|mts|cts)$/.test(file);
-}

@@ -6,10 +6,10 @@
  * mapped through the Gunicorn table (gunicorn-conf.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, resolve } from 'node:path';
 import type { ConfigContext, ConfigFile } from './config-types.js';
 import { gunicornConfFile, isGunicornConf } from './gunicorn-conf.js';
+import { importModuleFile } from './load-module.js';
 import { SettingError } from './registry.js';
 
 export const CONFIG_NAMES = [
@@ -46,8 +46,7 @@ export async function loadConfigFile(path: string, context?: ConfigContext): Pro
   try {
     if (path.endsWith('.json')) values = JSON.parse(readFileSync(path, 'utf8'));
     else {
-      if (/\.(ts|mts|cts)$/.test(path)) (await import('tsx/esm/api')).register();
-      const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
+      const module = await importModuleFile(path, basename(path));
       values =
         typeof module.default === 'function' ? await (module.default as () => unknown)() : module.default;
     }

@@ -36,12 +36,15 @@ function killGroup(pgid: number, signal: NodeJS.Signals): void {
 
 export interface StartOptions {
   readonly cwd?: string;
-  readonly env?: Record<string, string>;
+  /** Added to (or, where undefined, removed from) this process's environment. */
+  readonly env?: Record<string, string | undefined>;
   /** Bind given explicitly (e.g. a unix socket); default 127.0.0.1:0. */
   readonly bind?: readonly string[];
   readonly timeoutMs?: number;
   /** A command that runs the server (and replaces itself with it: `prlimit --nofile=256:256`). */
   readonly wrap?: readonly string[];
+  /** The command that is the CLI, instead of this checkout's bin/ (`npx nodicorn` in a project). */
+  readonly command?: readonly string[];
   /**
    * Start the server in a process group of its own (its workers join it), as systemd's control group or
    * a shell's job: `stop()` then signals the whole group (`kill -- -PGID`).
@@ -56,8 +59,7 @@ export async function startNodicorn(
   const binds = options.bind ?? ['127.0.0.1:0'];
   const command = [
     ...(options.wrap ?? []),
-    process.execPath,
-    cliPath,
+    ...(options.command ?? [process.execPath, cliPath]),
     ...args,
     ...binds.flatMap((b) => ['-b', b]),
   ];
