@@ -1,29 +1,41 @@
 /**
  * Serving WSGI apps inside a Node server someone else runs: node:http, Express, Fastify (through its raw
- * request and response). The host parses HTTP; from there a request goes the way it goes in nodicorn's own
- * front (http-front.ts): the same head checks, the same environ, the same response writer, the same
- * backends. So a TypeScript app (`toNodeHandler`) and a Python app (`pythonWsgi`, a supervised worker pool
- * as the CLI runs it) behave mounted as they do behind `nodicorn`.
+ * request and response). The host parses HTTP; from there a request takes the path it takes in nodicorn's
+ * own front (server/accept-request.ts): the same head checks, environ, response writer and backends, and
+ * the same request channels, so the access log, /metrics and the request hooks see it too. So a
+ * TypeScript app (`toNodeHandler`) and a Python app (`pythonWsgi`, a supervised worker pool as the CLI
+ * runs it) behave mounted as they do behind `nodicorn`.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WsgiApp } from '../contract/types.js';
-import { buildEnviron, type ConnectionFacts } from '../http/environ.js';
-import { applyProxyHeaders, parseProxyTrust } from '../http/forwarded.js';
-import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
+import type { EnvironOptions } from '../http/environ.js';
+import { parseProxyTrust } from '../http/forwarded.js';
 import { percentDecode } from '../http/request-target.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { Acceptor, acceptRequest } from '../server/accept-request.js';
 import type { Backend } from '../server/backend.js';
+import { connectionFacts } from '../server/connection-facts.js';
 import { InProcessBackend } from '../server/inprocess-backend.js';
 import { ResponseWriter } from '../server/response-writer.js';
 import { parseAppRef } from '../settings/app-ref.js';
 import type { SettingName, Settings } from '../settings/definitions.js';
 import { closest, SettingError } from '../settings/registry.js';
 import { resolveSettings } from '../settings/resolve.js';
+import { type MountObservers, observeMount } from './mount-observers.js';
 
 /** Connect/Express-style: `(req, res, next)`; node:http and Fastify's raw pair call it without `next`. */
 export interface NodeHandler {
   (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void;
-  /** Lets requests in flight finish (within `graceMs`, default 30 s) and stops the backend. */
+  /**
+   * Resolves once the handler is all set up: /metrics listens (`metrics_bind`), and for a Python app its
+   * workers are up. Rejects when something cannot be (a Python app that cannot be loaded, a metrics bind
+   * in use). Requests need not wait for it.
+   */
+  ready(): Promise<void>;
+  /**
+   * Lets requests in flight finish (within `graceMs`, default 30 s) and stops the backend, then the access
+   * log and /metrics.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -48,20 +60,14 @@ export type MountSettings = Pick<
   | 'forwarded_headers'
   | 'forwarded_trust'
   | 'loglevel'
+  | 'accesslog'
+  | 'access_log_format'
+  | 'metrics_bind'
+  | 'pre_request'
+  | 'post_request'
 >;
 
 type Host = IncomingMessage & { originalUrl?: string; baseUrl?: string; _body?: boolean };
-
-function connectionFacts(req: IncomingMessage): ConnectionFacts {
-  const socket = req.socket;
-  return {
-    remoteAddress: socket.remoteAddress ?? '',
-    remotePort: socket.remotePort === undefined ? '' : String(socket.remotePort),
-    serverName: socket.localAddress ?? '',
-    serverPort: socket.localPort === undefined ? '' : String(socket.localPort),
-    scheme: 'encrypted' in socket ? 'https' : 'http',
-  };
-}
 
 /**
  * The settings given, under their config-file keys, resolved as a config file's are (same parsing, same
@@ -95,66 +101,59 @@ const MOUNT_KEYS = [
   'forwarded_headers',
   'forwarded_trust',
   'loglevel',
+  'accesslog',
+  'access_log_format',
+  'metrics_bind',
+  'pre_request',
+  'post_request',
 ] as const satisfies readonly (keyof MountSettings)[];
 
 /**
- * The request path of a host: Express rewrites `req.url` below its mount point and keeps the whole target
- * in `originalUrl` and the mount in `baseUrl`; everything else leaves `req.url` whole.
+ * The handler in front of a backend. `ready()` waits for `started` besides the observers (a pool's start);
+ * `close()` closes the backend, within `graceMs` unless told otherwise.
  */
-function targetAndMount(req: Host, scriptName: string): { target: string; mount: string } {
-  if (typeof req.originalUrl === 'string' && typeof req.baseUrl === 'string')
-    return { target: req.originalUrl, mount: percentDecode(req.baseUrl) };
-  return { target: req.url ?? '/', mount: scriptName };
-}
-
-/** The handler in front of a backend; `ready` is awaited before each request (a lazily started pool). */
 function mountBackend(
   backend: Backend,
   settings: MountSettings,
   options: NodeHandlerOptions,
   log: Logger,
-  ready: () => Promise<void> | null,
-  stop: (graceMs: number) => Promise<void>,
-): NodeHandler {
-  const limits: RequestLimits = {
-    requestLine: settings.limit_request_line,
-    fields: settings.limit_request_fields,
-    fieldSize: settings.limit_request_field_size,
-    body: settings.limit_request_body,
-  };
-  const proxyTrust = parseProxyTrust(
-    settings.forwarded_allow_ips,
-    settings.forwarded_headers,
-    settings.forwarded_trust,
-  );
-  const scriptName = (options.scriptName ?? '').replace(/\/+$/, '');
-
-  const serve = (req: Host, res: ServerResponse) => {
-    const { target, mount } = targetAndMount(req, scriptName);
-    const method = req.method ?? 'GET';
-    const checked = checkRequestHead(method, target, req.httpVersion, req.rawHeaders, limits);
-    if (!checked.ok) {
-      log.debug(`rejected ${method} ${target.slice(0, 200)}: ${checked.rejection.reason}`);
-      new ResponseWriter(req, res, log).fail(checked.rejection.status);
-      return;
-    }
-    const environ = buildEnviron(
-      {
-        method,
-        rawTarget: target,
-        target: checked.target,
-        protocol: `HTTP/${req.httpVersion}`,
-        rawHeaders: req.rawHeaders,
+  started: () => Promise<void>,
+  graceMs: number,
+): { handler: NodeHandler; observers: MountObservers } {
+  // The identity of this handler's request records: its access log and metrics count its requests only.
+  const source = {};
+  const acceptor = new Acceptor(
+    backend,
+    {
+      limits: {
+        requestLine: settings.limit_request_line,
+        fields: settings.limit_request_fields,
+        fieldSize: settings.limit_request_field_size,
+        body: settings.limit_request_body,
       },
-      connectionFacts(req),
-      { scriptName: mount },
-    );
-    applyProxyHeaders(environ, proxyTrust);
-    const length = environ.CONTENT_LENGTH;
-    const bodyLength =
-      environ.HTTP_TRANSFER_ENCODING !== undefined ? -1 : length === undefined ? 0 : Number(length);
-    const writer = new ResponseWriter(req, res, log, bodyLength);
-    backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
+      proxyTrust: parseProxyTrust(
+        settings.forwarded_allow_ips,
+        settings.forwarded_headers,
+        settings.forwarded_trust,
+      ),
+      source,
+      healthPath: null,
+      preRequest: settings.pre_request,
+    },
+    log,
+  );
+  const observers = observeMount(source, settings, () => backend.healthy(), log);
+  const mounted: EnvironOptions = { scriptName: (options.scriptName ?? '').replace(/\/+$/, '') };
+
+  // The request target: Express rewrites `req.url` below its mount point, keeping the whole target in
+  // `originalUrl` and the mount in `baseUrl`; everything else leaves `req.url` whole. Hosts have sent
+  // `100 Continue` themselves by the time they hand a request on.
+  const accept = (req: Host, res: ServerResponse) => {
+    const facts = connectionFacts(req.socket);
+    if (typeof req.originalUrl === 'string' && typeof req.baseUrl === 'string') {
+      const mount = { scriptName: percentDecode(req.baseUrl) };
+      acceptRequest(acceptor, req, res, facts, req.originalUrl, mount, false);
+    } else acceptRequest(acceptor, req, res, facts, req.url ?? '/', mounted, false);
   };
 
   const handler = (req: Host, res: ServerResponse, next?: (error?: unknown) => void) => {
@@ -168,14 +167,22 @@ function mountBackend(
       new ResponseWriter(req, res, log).fail(500);
       return;
     }
-    const waiting = ready();
-    if (waiting === null) return serve(req, res);
-    waiting.then(
-      () => serve(req, res),
-      () => new ResponseWriter(req, res, log).fail(503),
-    );
+    const pending = observers.pending();
+    if (pending === null) accept(req, res);
+    else pending.then(() => accept(req, res));
   };
-  return Object.assign(handler, { close: (graceMs = 30_000) => stop(graceMs) });
+  return {
+    handler: Object.assign(handler, {
+      ready: async () => {
+        await Promise.all([observers.ready(), started()]);
+      },
+      close: async (grace = graceMs) => {
+        await backend.close(grace);
+        await observers.close();
+      },
+    }),
+    observers,
+  };
 }
 
 function hasBody(req: IncomingMessage): boolean {
@@ -191,14 +198,8 @@ export function toNodeHandler(
   const settings = resolveMounted(rest, MOUNT_KEYS, 'toNodeHandler()');
   const log = givenLog ?? createLogger(process.stderr, settings.loglevel);
   const backend = new InProcessBackend(app, log);
-  return mountBackend(
-    backend,
-    settings,
-    scriptName === undefined ? {} : { scriptName },
-    log,
-    () => null,
-    (graceMs) => backend.close(graceMs),
-  );
+  const mount = scriptName === undefined ? {} : { scriptName };
+  return mountBackend(backend, settings, mount, log, () => Promise.resolve(), 30_000).handler;
 }
 
 const POOL_KEYS = [
@@ -229,7 +230,10 @@ export type PythonWsgiOptions = NodeHandlerOptions &
   };
 
 export interface PythonHandler extends NodeHandler {
-  /** Starts the workers (the first request does it otherwise); rejects when the app cannot be loaded. */
+  /**
+   * Starts the workers (the first request does it otherwise); rejects when the app cannot be loaded.
+   * `close()` gives requests in flight `graceful_timeout` by default.
+   */
   ready(): Promise<void>;
   /** The worker processes alive now. */
   readonly workerPids: readonly number[];
@@ -252,6 +256,7 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
   let starting: Promise<void> | null = null;
   let closed = false;
   let live = false;
+  let observers: MountObservers | null = null;
   const killOnExit = () => {
     for (const pid of backend?.workerPids ?? []) {
       try {
@@ -273,6 +278,8 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
         ...(env === undefined ? {} : { env }),
       });
       process.once('exit', killOnExit);
+      const metrics = await observers!.metrics;
+      if (metrics !== null) backend.attachMetrics(metrics);
       try {
         await backend.start();
         live = true;
@@ -286,7 +293,18 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
   };
   const lazy: Backend = {
     start,
-    handle: (exchange) => backend!.handle(exchange),
+    // The pool starts with the first request; requests wait for it, and get 503 when it cannot start.
+    handle: (exchange) => {
+      if (closed) exchange.writer.fail(503);
+      else if (live) backend!.handle(exchange);
+      else
+        start().then(
+          () => {
+            if (!exchange.writer.clientGone) backend!.handle(exchange);
+          },
+          () => exchange.writer.fail(503),
+        );
+    },
     healthy: () => live && !closed && (backend?.healthy() ?? false),
     close: async (graceMs) => {
       closed = true;
@@ -296,17 +314,10 @@ export function pythonWsgi(options: PythonWsgiOptions): PythonHandler {
       process.off('exit', killOnExit);
     },
   };
-  const handler = mountBackend(
-    lazy,
-    settings,
-    scriptName === undefined ? {} : { scriptName },
-    log,
-    () => (closed ? Promise.reject(new Error('closed')) : live ? null : start()),
-    (graceMs) => lazy.close(graceMs),
-  );
-  return Object.defineProperties(handler, {
-    ready: { value: start },
-    close: { value: (graceMs = settings.graceful_timeout * 1000) => lazy.close(graceMs) },
-    workerPids: { get: (): readonly number[] => backend?.workerPids ?? [] },
+  const mount = scriptName === undefined ? {} : { scriptName };
+  const mounted = mountBackend(lazy, settings, mount, log, start, settings.graceful_timeout * 1000);
+  observers = mounted.observers;
+  return Object.defineProperty(mounted.handler, 'workerPids', {
+    get: (): readonly number[] => backend?.workerPids ?? [],
   }) as PythonHandler;
 }

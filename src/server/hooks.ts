@@ -3,6 +3,7 @@
  * called. A hook that throws (or whose promise rejects) is logged and the server carries on; only
  * on_starting stops the start, as in Gunicorn.
  */
+import { REQUEST_FINISH, type RequestRecord, subscribeFor } from '../observability/channels.js';
 import type { Logger } from '../observability/logger.js';
 
 /** What when_ready, on_reload and on_exit are given. */
@@ -81,4 +82,14 @@ export async function awaitHook<A extends unknown[]>(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Calls post_request as each request of `source` finishes (not for those the server refused itself, which
+ * no app saw); returns the unsubscribe function.
+ */
+export function subscribePostRequest(source: object, hook: PostRequest, log: Logger): () => void {
+  return subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) => {
+    if (!r.refused) callHook(log, 'post_request', hook, r.environ, r.status);
+  });
 }

@@ -1,43 +1,31 @@
 /**
- * The HTTP front: node:http (llhttp) parses, this module enforces what llhttp does not, builds the environ
- * and hands each request to the backend. Keep-alive is node:http's, pipelining node:http's within the
- * bounds of pipeline.ts (one request per connection in the app at a time); malformed
- * input never reaches a backend and never takes the process down. With TLS and `--http2`, node:http2
- * serves HTTP/2 streams on the same port (ALPN), through the same checks, environ and response rules.
+ * The HTTP front: node:http (llhttp) parses, and each request goes through acceptRequest
+ * (accept-request.ts: the checks llhttp does not make, the environ, the backend). Keep-alive is
+ * node:http's, pipelining node:http's within the bounds of pipeline.ts (one request per connection in the
+ * app at a time); malformed input never reaches a backend and never takes the process down. With TLS and
+ * `--http2`, node:http2 serves HTTP/2 streams on the same port (ALPN), through the same path.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, {
   type Http2SecureServer,
-  type Http2ServerRequest,
+  Http2ServerRequest,
   type Http2ServerResponse,
   type ServerHttp2Session,
 } from 'node:http2';
 import https from 'node:https';
 import type { Server as NetServer, Socket } from 'node:net';
-import type { CgiEnviron } from '../contract/types.js';
-import { buildEnviron, type ConnectionFacts, refusedEnviron, refusedRequestLine } from '../http/environ.js';
-import { applyProxyHeaders, type ProxyTrust } from '../http/forwarded.js';
-import { checkH2RequestHead, h2RequestHead } from '../http/h2-request.js';
-import { checkRequestHead, type RequestLimits } from '../http/request-checks.js';
-import { escapeLogValue } from '../observability/access-log.js';
-import { type RequestRecord, requestFinish, requestStart } from '../observability/channels.js';
+import { type ConnectionFacts, refusedEnviron, refusedRequestLine } from '../http/environ.js';
+import type { ProxyTrust } from '../http/forwarded.js';
 import type { Logger } from '../observability/logger.js';
-import { RateLimitedLog } from '../observability/rate-limited.js';
+import { type AcceptOptions, Acceptor, acceptRequest } from './accept-request.js';
 import type { Backend } from './backend.js';
-import { H2ResponseWriter } from './h2-response-writer.js';
-import { answerHealth } from './health.js';
-import { callHook, type PreRequest } from './hooks.js';
+import { connectionFacts, setConnectionFacts, unixFacts } from './connection-facts.js';
 import { pipelineOf } from './pipeline.js';
 import { requireProxyHeader } from './proxy-protocol.js';
-import {
-  ResponseWriter,
-  reasonPhrase,
-  type ServerRequest,
-  type ServerResponseLike,
-} from './response-writer.js';
+import { publishRefused } from './request-records.js';
+import { reasonPhrase, type ServerRequest, type ServerResponseLike } from './response-writer.js';
 
-export interface FrontOptions {
-  readonly limits: RequestLimits;
+export interface FrontOptions extends AcceptOptions {
   /** Seconds an idle keep-alive connection is kept (Gunicorn's --keep-alive); HTTP/2 sessions too. */
   readonly keepAlive: number;
   /** Seconds a client has to send a complete request head (slow-loris guard). → 408 */
@@ -48,16 +36,8 @@ export interface FrontOptions {
   readonly tls?: https.ServerOptions;
   /** With `tls`: offer HTTP/2 through ALPN (`--http2`), HTTP/1.1 still served on the same port. */
   readonly http2?: boolean;
-  /** Which peers may set the proxy headers (`--forwarded-allow-ips`). */
-  readonly proxyTrust: ProxyTrust;
   /** `--proxy-protocol`: every connection starts with a PROXY header from one of these peers. */
   readonly proxyProtocol?: ProxyTrust;
-  /** What request records carry as their `source` (observability/channels.ts): the server. */
-  readonly source: object;
-  /** `--health-path`: answered here, before the app; null when off. */
-  readonly healthPath: string | null;
-  /** The pre_request hook, or null. */
-  readonly preRequest: PreRequest | null;
 }
 
 export interface Front {
@@ -68,36 +48,6 @@ export interface Front {
   closeIdle(): void;
   /** Closes every connection now. */
   closeAll(): void;
-}
-
-const factsBySocket = new WeakMap<Socket, ConnectionFacts>();
-
-/**
- * A TLS socket's facts may have been set on the TCP socket under it (by the PROXY header): the first
- * request on a connection looks there (node:tls keeps the wrapped socket as `_parent`).
- */
-function wrappedFacts(socket: Socket): ConnectionFacts | undefined {
-  const parent = (socket as Socket & { _parent?: Socket | null })._parent;
-  const facts = parent == null ? undefined : factsBySocket.get(parent);
-  if (facts !== undefined) factsBySocket.set(socket, facts);
-  return facts;
-}
-
-function connectionFacts(socket: Socket): ConnectionFacts {
-  let facts = factsBySocket.get(socket) ?? wrappedFacts(socket);
-  if (facts === undefined) {
-    const local = socket.localAddress;
-    const remotePort = socket.remotePort;
-    facts = {
-      remoteAddress: socket.remoteAddress ?? '',
-      remotePort: remotePort === undefined ? '' : String(remotePort),
-      serverName: local ?? '',
-      serverPort: socket.localPort === undefined ? '' : String(socket.localPort),
-      scheme: 'encrypted' in socket ? 'https' : 'http',
-    };
-    factsBySocket.set(socket, facts);
-  }
-  return facts;
 }
 
 /** What llhttp's error codes mean for the client (RFC 9110 statuses). */
@@ -111,118 +61,12 @@ function clientErrorStatus(code: string | undefined): number {
 const H2_MAX_CONCURRENT_STREAMS = 100;
 
 export function createFront(backend: Backend, options: FrontOptions, log: Logger, unixPath = ''): Front {
-  const { limits, source, healthPath, preRequest } = options;
-  const state = { draining: false };
+  const { limits, source } = options;
+  const acceptor = new Acceptor(backend, options, log);
   const factsOf = unixPath === '' ? connectionFacts : (socket: Socket) => unixFacts(socket, unixPath);
 
-  // Every response the server makes itself, before any app, is logged like the app's: a line in the
-  // access log, and its reason in the error log at info (at most REFUSALS_PER_WINDOW lines a window, as a
-  // flood of bad requests would otherwise be a flood of lines).
-  const refusals = new RateLimitedLog((line) => log.info(line), {
-    lines: REFUSALS_PER_WINDOW,
-    windowMs: REFUSALS_WINDOW_MS,
-    what: 'refused requests',
-  });
-  const refused = (environ: CgiEnviron, status: number, reason: string) => {
-    const { REQUEST_METHOD: method, RAW_URI: target, REMOTE_ADDR: peer } = environ;
-    refusals.log(
-      `Refused ${escapeLogValue(`${method} ${target!.slice(0, 200)}`)} from ${peer || 'unix socket'}: ` +
-        `${status} ${escapeLogValue(reason)}`,
-    );
-  };
-
-  const reject = (
-    req: ServerRequest,
-    writer: ResponseWriter,
-    status: number,
-    reason: string,
-    facts: ConnectionFacts,
-  ) => {
-    const environ = refusedEnviron(
-      req.method ?? '-',
-      req.url ?? '-',
-      `HTTP/${req.httpVersion}`,
-      facts,
-      req.rawHeaders,
-    );
-    refused(environ, status, reason);
-    if (requestFinish.hasSubscribers || requestStart.hasSubscribers) publish(source, environ, writer, true);
-    writer.fail(status);
-  };
-
-  /** Everything after the head checks, the same for both protocols. */
-  const dispatch = (req: ServerRequest, environ: CgiEnviron, writer: ResponseWriter, bodyLength: number) => {
-    applyProxyHeaders(environ, options.proxyTrust);
-    if (preRequest !== null) callHook(log, 'pre_request', preRequest, environ);
-    if (requestFinish.hasSubscribers || requestStart.hasSubscribers) publish(source, environ, writer);
-    backend.handle({ req, environ, writer, bodyLimit: limits.body, bodyLength });
-  };
-
-  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => {
-    const method = req.method!;
-    const url = req.url!;
-    const checked = checkRequestHead(method, url, req.httpVersion, req.rawHeaders, limits);
-    if (!checked.ok)
-      return reject(
-        req,
-        new ResponseWriter(req, res, log),
-        checked.rejection.status,
-        checked.rejection.reason,
-        factsOf(req.socket),
-      );
-    if (state.draining) res.shouldKeepAlive = false;
-    // Health checks are the server's: no app, no access log, no metrics (a probe every few seconds
-    // would drown the requests that matter).
-    if (url === healthPath) return answerHealth(req, res, !state.draining && backend.healthy());
-    // RFC 9110 §10.1.1: only now that the request is acceptable is the client asked for its body.
-    if (expectsContinue) res.writeContinue();
-    const environ = buildEnviron(
-      {
-        method,
-        rawTarget: url,
-        target: checked.target,
-        protocol: `HTTP/${req.httpVersion}`,
-        rawHeaders: req.rawHeaders,
-      },
-      factsOf(req.socket),
-      options,
-    );
-    // From the environ, not req.headers: node:http builds that object lazily, and it costs on every request.
-    const length = environ.CONTENT_LENGTH;
-    const bodyLength =
-      environ.HTTP_TRANSFER_ENCODING !== undefined ? -1 : length === undefined ? 0 : Number(length);
-    dispatch(req, environ, new ResponseWriter(req, res, log, bodyLength), bodyLength);
-  };
-
-  const serveH2 = (req: Http2ServerRequest, res: Http2ServerResponse, expectsContinue: boolean) => {
-    const stream = req.stream;
-    const head = h2RequestHead(req.rawHeaders);
-    // A stream whose HEADERS frame ended it has no body; otherwise, without Content-Length, the body's
-    // length is known only at its end (like chunked in HTTP/1.1).
-    const length = stream.endAfterHeaders ? 0 : -1;
-    const checked = checkH2RequestHead(head, limits);
-    if (!checked.ok) {
-      const writer = new H2ResponseWriter(req, res, log, length);
-      const facts = factsOf(stream.session!.socket as Socket);
-      return reject(req, writer, checked.rejection.status, checked.rejection.reason, facts);
-    }
-    if (head.path === healthPath) return answerHealth(req, res, !state.draining && backend.healthy());
-    if (expectsContinue) res.writeContinue();
-    const environ = buildEnviron(
-      {
-        method: head.method,
-        rawTarget: head.path,
-        target: checked.target,
-        protocol: 'HTTP/2',
-        rawHeaders: head.rawHeaders,
-      },
-      factsOf(stream.session!.socket as Socket),
-      options,
-    );
-    const declared = environ.CONTENT_LENGTH;
-    const bodyLength = length === 0 ? 0 : declared === undefined ? -1 : Number(declared);
-    dispatch(req, environ, new H2ResponseWriter(req, res, log, bodyLength), bodyLength);
-  };
+  const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) =>
+    acceptRequest(acceptor, req, res, factsOf(req.socket), req.url!, options, expectsContinue);
 
   const serverOptions: http.ServerOptions = {
     // Limits are checked per field in checkRequestHead; this bounds what llhttp buffers for one head.
@@ -255,9 +99,11 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     // One server, two protocols (ALPN): HTTP/1.1 requests come as node:http's objects, HTTP/2 streams as
     // node:http2's compatibility objects.
     const either = (expectsContinue: boolean) => (req: ServerRequest, res: ServerResponseLike) => {
-      if (req.httpVersionMajor === 2)
-        serveH2(req as Http2ServerRequest, res as Http2ServerResponse, expectsContinue);
-      else {
+      if (req instanceof Http2ServerRequest) {
+        // The target of an HTTP/2 request is its :path, which acceptRequest reads from the head.
+        const socket = req.stream.session!.socket as Socket;
+        acceptRequest(acceptor, req, res, factsOf(socket), '', options, expectsContinue);
+      } else {
         const h1req = req as IncomingMessage;
         pipelineOf(h1req, serve).submit(h1req, res as ServerResponse, expectsContinue);
       }
@@ -267,11 +113,11 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
   }
   // CONNECT: this server is not a proxy.
   server.on('connect', (req: ServerRequest, socket: Socket | Http2ServerResponse) => {
-    const h2 = req.httpVersionMajor === 2;
-    const peer = h2 ? ((req as Http2ServerRequest).stream.session!.socket as Socket) : (socket as Socket);
+    const h2 = req instanceof Http2ServerRequest;
+    const peer = h2 ? (req.stream.session!.socket as Socket) : (socket as Socket);
     const environ = refusedEnviron('CONNECT', req.url ?? '-', `HTTP/${req.httpVersion}`, factsOf(peer));
-    refused(environ, 405, 'CONNECT: this server is not a proxy');
-    publishNow(source, environ, 405, 0);
+    acceptor.refused(environ, 405, 'CONNECT: this server is not a proxy');
+    publishRefused(source, environ, 405, 0);
     if (h2) {
       const res = socket as Http2ServerResponse;
       res.writeHead(405, { allow: ALLOWED_METHODS }).end();
@@ -308,8 +154,8 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
       const raw = (err as { rawPacket?: Buffer }).rawPacket;
       const line = refusedRequestLine(raw === undefined ? '' : raw.toString('latin1', 0, 8400));
       const environ = refusedEnviron(line.method, line.target, line.protocol, factsOf(socket));
-      refused(environ, status, `${err.code ?? 'error'}: ${err.message}`);
-      publishNow(source, environ, status, body.length);
+      acceptor.refused(environ, status, `${err.code ?? 'error'}: ${err.message}`);
+      publishRefused(source, environ, status, body.length);
     }
     socket.destroySoon();
   });
@@ -320,10 +166,10 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
   return {
     server,
     get draining() {
-      return state.draining;
+      return acceptor.draining;
     },
     set draining(value: boolean) {
-      state.draining = value;
+      acceptor.draining = value;
     },
     closeIdle() {
       h1.closeIdleConnections();
@@ -419,13 +265,13 @@ function acceptProxyProtocol(
       allowed: (address) => allowed.trusts(address),
       timeoutMs: options.headerTimeout * 1000,
       onHeader: (socket, header) => {
-        const real = unixPath === '' ? connectionFacts(socket) : unixFacts(socket, unixPath);
+        const real: ConnectionFacts = unixPath === '' ? connectionFacts(socket) : unixFacts(socket, unixPath);
         const { source, destination } = header;
         // Gunicorn's choice: the client's address and port from the header; SERVER_NAME/PORT stay this
         // server's (they come from Host anyway), the proxy's side goes to PROXY_ADDR/PORT. PP2_CLIENT_SSL:
         // the proxy terminated TLS for this client (HAProxy's send-proxy-v2-ssl). A TLS connection finds
         // these under its TLS socket.
-        factsBySocket.set(socket, {
+        setConnectionFacts(socket, {
           ...real,
           ...(source === null ? {} : { remoteAddress: source.address, remotePort: String(source.port) }),
           ...(destination === null
@@ -444,72 +290,4 @@ function acceptProxyProtocol(
     },
     log,
   );
-}
-
-const NO_HEADERS: readonly string[] = [];
-
-/** Lines about refused requests the error log gets per window, at most (the rest are counted). */
-const REFUSALS_PER_WINDOW = 20;
-const REFUSALS_WINDOW_MS = 10_000;
-
-/**
- * Publishes the request on the channels, now and once its response is over (sent in full or cut short).
- * `refused`: the server answered it itself, and no app saw it.
- */
-function publish(
-  source: object,
-  environ: Record<string, string>,
-  writer: ResponseWriter,
-  refused = false,
-): void {
-  const record: RequestRecord = {
-    source,
-    environ,
-    refused,
-    receivedMs: Date.now(),
-    start: performance.now(),
-    status: 0,
-    bytes: 0,
-    durationMs: 0,
-    responseHeaders: NO_HEADERS,
-    queueMs: -1,
-  };
-  if (requestStart.hasSubscribers) requestStart.publish(record);
-  writer.response.once('close', () => {
-    record.status = writer.status;
-    record.bytes = writer.bytesSent;
-    record.durationMs = performance.now() - record.start;
-    record.responseHeaders = writer.sentHeaders;
-    record.queueMs = writer.queueMs;
-    requestFinish.publish(record);
-  });
-}
-
-/** Publishes a response the server wrote itself, straight onto the socket, as started and finished. */
-function publishNow(source: object, environ: Record<string, string>, status: number, bytes: number): void {
-  if (!requestFinish.hasSubscribers && !requestStart.hasSubscribers) return;
-  const start = performance.now();
-  const record: RequestRecord = {
-    source,
-    environ,
-    refused: true,
-    receivedMs: Date.now(),
-    start,
-    status,
-    bytes,
-    durationMs: 0,
-    queueMs: -1,
-    responseHeaders: NO_HEADERS,
-  };
-  if (requestStart.hasSubscribers) requestStart.publish(record);
-  requestFinish.publish(record);
-}
-
-function unixFacts(socket: Socket, path: string): ConnectionFacts {
-  let facts = factsBySocket.get(socket) ?? wrappedFacts(socket);
-  if (facts === undefined) {
-    facts = { remoteAddress: '', remotePort: '', serverName: path, serverPort: '', scheme: 'http' };
-    factsBySocket.set(socket, facts);
-  }
-  return facts;
 }

@@ -1,11 +1,9 @@
 /** A running server: one HTTP front per bind, all feeding one backend, and the graceful shutdown. */
 
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import type https from 'node:https';
 import { type ForwardedFamily, parseProxyTrust } from '../http/forwarded.js';
 import { GUNICORN_FORMAT, subscribeAccessLog } from '../observability/access-log.js';
-import { REQUEST_FINISH, type RequestRecord, subscribeFor } from '../observability/channels.js';
 import type { Logger, LogSink } from '../observability/logger.js';
 import { type Metrics, subscribeMetrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited.js';
@@ -13,9 +11,9 @@ import { type StatsdClient, subscribeStatsdRequests } from '../observability/sta
 import type { Backend } from './backend.js';
 import { activatedSockets, listen, parseBind, type SocketFileOptions } from './binds.js';
 import { connectionCap, openDescriptors, openFileLimit } from './fd-limit.js';
-import { answerHealth } from './health.js';
-import { callHook, type PostRequest, type PreRequest } from './hooks.js';
+import { type PostRequest, type PreRequest, subscribePostRequest } from './hooks.js';
 import { createFront, type Front } from './http-front.js';
+import { serveMetrics } from './metrics-server.js';
 
 export interface RunningServer {
   /** The addresses listened on, as logged (`http://127.0.0.1:8000`, `unix:/tmp/s.sock`). */
@@ -124,41 +122,6 @@ export interface ServerExtras {
   readonly statsd?: StatsdClient;
 }
 
-/**
- * The /metrics endpoint on its own server, so it is never reachable through the application's binds.
- * It answers --health-path too, for probes that should not go through the application's port.
- */
-async function serveMetrics(
-  metrics: Metrics,
-  bindText: string,
-  socketFile: SocketFileOptions,
-  healthPath: string | null,
-  healthy: () => boolean,
-  log: Logger,
-): Promise<{ server: http.Server; address: string }> {
-  const server = http.createServer((req, res) => {
-    if (req.url === healthPath) return answerHealth(req, res, healthy());
-    if (req.url !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-      return;
-    }
-    metrics.render().then(
-      (body) => {
-        res.writeHead(200, {
-          'Content-Type': metrics.contentType,
-          'Content-Length': Buffer.byteLength(body),
-        });
-        res.end(req.method === 'HEAD' ? undefined : body);
-      },
-      (error: unknown) => {
-        log.error(`/metrics failed: ${error instanceof Error ? error.message : String(error)}`);
-        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n');
-      },
-    );
-  });
-  return { server, address: await listen(server, parseBind(bindText), 'http', socketFile) };
-}
-
 export async function startServer(
   settings: ServerSettings,
   backend: Backend,
@@ -197,13 +160,8 @@ export async function startServer(
       subscribeAccessLog(source, extras.accessLogSink, extras.accessLogFormat ?? GUNICORN_FORMAT),
     );
   if (extras.statsd !== undefined) unsubscribe.push(subscribeStatsdRequests(extras.statsd, source));
-  const postRequest = settings.post_request;
-  if (postRequest !== null)
-    unsubscribe.push(
-      subscribeFor<RequestRecord>(REQUEST_FINISH, source, (r) => {
-        if (!r.refused) callHook(log, 'post_request', postRequest, r.environ, r.status);
-      }),
-    );
+  if (settings.post_request !== null)
+    unsubscribe.push(subscribePostRequest(source, settings.post_request, log));
   if (settings.http2 && tls === undefined)
     log.warning('--http2 has no effect without --certfile: HTTP/2 is offered on TLS binds only');
   const socketFile: SocketFileOptions = {

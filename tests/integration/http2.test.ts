@@ -174,6 +174,21 @@ describe('a TypeScript app over HTTP/2', () => {
     assert.equal(out, '1.1');
   });
 
+  test('an HTTP/1.1 connection whose request line says HTTP/2.0 gets 505; the server stays up', async () => {
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect(
+        { host: '127.0.0.1', port: server.port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] },
+        () => socket.end('GET / HTTP/2.0\r\nHost: a\r\n\r\n'),
+      );
+      let text = '';
+      socket.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    assert.match(answer, /^HTTP\/1\.1 505 /);
+    assert.equal((await h2(server.port, ECHO_REQUEST, 'still up')).status, 200);
+  });
+
   test('a body over --limit-request-body gets 413, with or without content-length', async () => {
     const big = Buffer.alloc(2000, 0x61);
     const declared = await h2(
