@@ -1,7 +1,7 @@
 /**
  * Signals to the whole process group (systemd's default KillMode=control-group, `tini -g`,
  * `kill -- -PGID`, a terminal's Ctrl-C): the Python workers get them too, and must leave the drain to
- * Node. The server runs in a process group of its own (`detached`), signalled as `-pid`.
+ * Node. The server's whole process group is signalled (`signalGroup`), as `-pid`.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -22,7 +22,7 @@ describe('signals to the whole process group', () => {
     test(`${signal} to the process group under load: every request in flight or queued is served, exit 0`, async (t) => {
       const server = await startNodicorn(
         ['--chdir', PY, 'faults:application', '-w', '2', '--graceful-timeout', '30'],
-        { detached: true },
+        { signalGroup: true },
       );
       const workers = await pids(server.port, 10);
       const stopLoad = new AbortController();
