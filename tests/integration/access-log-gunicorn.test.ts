@@ -14,43 +14,68 @@ const PATH = '/some/path?x=1&y=two';
 /** The time is the only field that may differ between the two servers. */
 const normalize = (line: string) => line.replace(/\[[^\]]+\]/, '[TIME]');
 
+/**
+ * Gunicorn's line for the request. Gunicorn runs in a process group of its own, and the whole group goes at
+ * the end: killing only the arbiter left its worker holding the stdout pipe until it noticed (15 s).
+ */
 async function gunicornLine(): Promise<string> {
-  const port = 20_000 + (process.pid % 5000);
   const child = spawn(
     DEBIAN_PYTHON,
     [
       '-m',
       'gunicorn',
       '-b',
-      `127.0.0.1:${port}`,
+      '127.0.0.1:0',
       '--access-logfile',
       '-',
       '--access-logformat',
       FORMAT,
       'hello:my_wsgi_app',
     ],
-    {
-      cwd: examples,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    { cwd: examples, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
   let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  try {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      try {
-        await get(port, PATH, HEADERS);
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((r) => setTimeout(r, 100));
+  let err = '';
+  const progress: Array<() => void> = [];
+  const poke = () => {
+    for (const waiter of progress.splice(0)) waiter();
+  };
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    poke();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+    poke();
+  });
+  child.once('exit', poke);
+  /** Resolves with the first match of `pattern` in what `source` returns, as soon as it appears. */
+  const waitFor = async (source: () => string, pattern: RegExp): Promise<RegExpExecArray> => {
+    const deadline = setTimeout(poke, 15_000);
+    try {
+      for (const started = Date.now(); ; ) {
+        const m = pattern.exec(source());
+        if (m !== null) return m;
+        if (child.exitCode !== null || Date.now() - started >= 15_000)
+          throw new Error(`Gunicorn: no ${pattern} in its output:\n${err}${out}`);
+        await new Promise<void>((resolve) => progress.push(resolve));
       }
+    } finally {
+      clearTimeout(deadline);
     }
-    while (!out.includes('\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    return out.split('\n')[0]!;
+  };
+  try {
+    const [, port] = await waitFor(() => err, /Listening at: http:\/\/127\.0\.0\.1:(\d+)/);
+    await get(Number(port), PATH, HEADERS);
+    return (await waitFor(() => out, /^.*\n/))[0].trimEnd();
   } finally {
-    child.kill('SIGKILL');
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    await exited;
   }
 }
 
