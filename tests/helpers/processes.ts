@@ -1,5 +1,5 @@
 /** What tests read about the processes they start (from /proc), and waiting for a state to be reached. */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import type { RunningNodicorn } from './server.js';
 
 /** A field of /proc/PID/status in KiB: the resident set now (VmRSS) or at its peak (VmHWM). */
@@ -37,4 +37,21 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * Bytes in the nameless files `pid` holds open (O_TMPFILE or unlinked: its request and response spools),
+ * from /proc: how much a slow client has made the server put on disk.
+ */
+export function spooledBytes(pid: number): number {
+  let total = 0;
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).endsWith(' (deleted)'))
+        total += statSync(`/proc/${pid}/fd/${fd}`).size;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return total;
 }
