@@ -40,18 +40,46 @@ export async function until(
 }
 
 /**
- * Bytes in the nameless files `pid` holds open (O_TMPFILE or unlinked: its request and response spools),
- * from /proc: how much a slow client has made the server put on disk.
+ * The sizes of the nameless files `pid` holds open (O_TMPFILE or unlinked: its request and response
+ * spools), from /proc: what a slow client has made the server put on disk.
  */
-export function spooledBytes(pid: number): number {
-  let total = 0;
+export function namelessFiles(pid: number): number[] {
+  const sizes: number[] = [];
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`).endsWith(' (deleted)'))
-        total += statSync(`/proc/${pid}/fd/${fd}`).size;
+      if (readlinkSync(`/proc/${pid}/fd/${fd}`).endsWith('(deleted)'))
+        sizes.push(statSync(`/proc/${pid}/fd/${fd}`).size);
     } catch {
       // closed meanwhile
     }
   }
-  return total;
+  return sizes;
+}
+
+/**
+ * `until` for states that events announce: `until(check)` re-checks each time `notify()` is called (from
+ * a 'data' or 'message' handler, say), instead of polling; it fails after `ms`.
+ */
+export class Progress {
+  #waiters: Array<() => void> = [];
+
+  notify = (): void => {
+    for (const waiter of this.#waiters.splice(0)) waiter();
+  };
+
+  async until(check: () => boolean, what: string | (() => string), ms = 15_000): Promise<void> {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      this.notify();
+    }, ms);
+    try {
+      while (!check()) {
+        if (late) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+        await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }

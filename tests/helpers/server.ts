@@ -122,7 +122,7 @@ export async function startNodicorn(
     return exited;
   };
   try {
-    await waitForLog(/Listening at: (https?:\/\/\S+|unix:\S+)/, options.timeoutMs ?? 20_000);
+    await waitForLog(/Listening at: (https?:\/\/\S+|unix:\S+|fd:\/\/\d+)/, options.timeoutMs ?? 20_000);
   } catch (error) {
     await stop('SIGKILL');
     throw error;

@@ -6,7 +6,8 @@ import { GUNICORN_FORMAT } from '../../src/observability/access-log.js';
 import { DEBIAN_PYTHON, requirePythonModules } from '../helpers/debian-python.js';
 import { get } from '../helpers/load.js';
 import { examples } from '../helpers/paths.js';
-import { startNodicorn } from '../helpers/server.js';
+import { Progress } from '../helpers/processes.js';
+import { withNodicorn } from '../helpers/server.js';
 
 const FORMAT = `${GUNICORN_FORMAT} %(m)s %(U)s %(q)s %(H)s %(B)s %({x-trace}i)s %({content-type}o)s`;
 const HEADERS = { 'User-Agent': 'compare/1.0', Referer: 'http://ref.test/page', 'X-Trace': 'abc-123' };
@@ -37,33 +38,25 @@ async function gunicornLine(): Promise<string> {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   let out = '';
   let err = '';
-  const progress: Array<() => void> = [];
-  const poke = () => {
-    for (const waiter of progress.splice(0)) waiter();
-  };
+  const progress = new Progress();
   child.stdout.on('data', (c: Buffer) => {
     out += c.toString();
-    poke();
+    progress.notify();
   });
   child.stderr.on('data', (c: Buffer) => {
     err += c.toString();
-    poke();
+    progress.notify();
   });
-  child.once('exit', poke);
-  /** Resolves with the first match of `pattern` in what `source` returns, as soon as it appears. */
+  child.once('exit', progress.notify);
+  /** The first match of `pattern` in what `source` returns, as soon as it appears. */
   const waitFor = async (source: () => string, pattern: RegExp): Promise<RegExpExecArray> => {
-    const deadline = setTimeout(poke, 15_000);
-    try {
-      for (const started = Date.now(); ; ) {
-        const m = pattern.exec(source());
-        if (m !== null) return m;
-        if (child.exitCode !== null || Date.now() - started >= 15_000)
-          throw new Error(`Gunicorn: no ${pattern} in its output:\n${err}${out}`);
-        await new Promise<void>((resolve) => progress.push(resolve));
-      }
-    } finally {
-      clearTimeout(deadline);
-    }
+    let m: RegExpExecArray | null = null;
+    await progress.until(
+      () => (m = pattern.exec(source())) !== null || child.exitCode !== null,
+      () => `${pattern} in Gunicorn's output:\n${err}${out}`,
+    );
+    if (m === null) throw new Error(`Gunicorn exited:\n${err}${out}`);
+    return m;
   };
   try {
     const [, port] = await waitFor(() => err, /Listening at: http:\/\/127\.0\.0\.1:(\d+)/);
@@ -82,25 +75,17 @@ async function gunicornLine(): Promise<string> {
 test('nodicorn and Gunicorn write the same access-log line for the same request', async () => {
   requirePythonModules('gunicorn');
   const expected = await gunicornLine();
-  const server = await startNodicorn([
-    '--chdir',
-    examples,
-    'hello:my_wsgi_app',
-    '--access-logfile',
-    '-',
-    '--access-logformat',
-    FORMAT,
-  ]);
-  try {
-    await get(server.port, PATH, HEADERS);
-    await server.waitForLog('compare/1.0');
-    const ours = server
-      .log()
-      .split('\n')
-      .find((l) => l.includes('compare/1.0'))!;
-    assert.equal(normalize(ours), normalize(expected));
-    assert.match(ours, /^127\.0\.0\.1 - - \[/);
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['--chdir', examples, 'hello:my_wsgi_app', '--access-logfile', '-', '--access-logformat', FORMAT],
+    async (server) => {
+      await get(server.port, PATH, HEADERS);
+      await server.waitForLog('compare/1.0');
+      const ours = server
+        .log()
+        .split('\n')
+        .find((l) => l.includes('compare/1.0'))!;
+      assert.equal(normalize(ours), normalize(expected));
+      assert.match(ours, /^127\.0\.0\.1 - - \[/);
+    },
+  );
 });

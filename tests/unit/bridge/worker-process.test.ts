@@ -43,29 +43,10 @@ import { createLogger } from '../../../src/observability/logger.js';
 import type { Exchange } from '../../../src/server/backend.js';
 import { NO_BODY } from '../../../src/server/request-body.js';
 import { ResponseWriter } from '../../../src/server/response-writer.js';
+import { Progress } from '../../helpers/processes.js';
 
 let log = '';
 const logger = createLogger({ write: (line: string) => (log += line) }, 'debug');
-
-/** Waits for `check` to hold, re-checking whenever `emitter`-like progress is reported through `poke`. */
-class Signal {
-  #waiters: Array<() => void> = [];
-  poke(): void {
-    for (const waiter of this.#waiters.splice(0)) waiter();
-  }
-  async until(check: () => boolean, what: string): Promise<void> {
-    const deadline = setTimeout(() => this.poke(), 10_000);
-    const started = Date.now();
-    try {
-      while (!check()) {
-        if (Date.now() - started >= 10_000) throw new Error(`timed out waiting for ${what}`);
-        await new Promise<void>((resolve) => this.#waiters.push(resolve));
-      }
-    } finally {
-      clearTimeout(deadline);
-    }
-  }
-}
 
 /** The test's side of a worker: the frames Node sent it, and a way to send frames back. */
 class PlayedWorker implements WorkerHost {
@@ -76,7 +57,7 @@ class PlayedWorker implements WorkerHost {
   readonly socket: Socket;
   #nodeSide: Socket;
   #events: WorkerHostEvents | null = null;
-  readonly progress = new Signal();
+  readonly progress = new Progress();
   ended = false;
 
   constructor(pair: [Socket, Socket]) {
@@ -85,12 +66,12 @@ class PlayedWorker implements WorkerHost {
     this.socket.on('data', (chunk: Buffer) =>
       decoder.push(chunk, (frame) => {
         this.received.push({ ...frame, payload: Buffer.from(frame.payload) });
-        this.progress.poke();
+        this.progress.notify();
       }),
     );
     this.socket.on('end', () => {
       this.ended = true;
-      this.progress.poke();
+      this.progress.notify();
     });
     this.socket.on('error', () => {});
   }
@@ -102,7 +83,7 @@ class PlayedWorker implements WorkerHost {
 
   kill(signal: NodeJS.Signals): void {
     this.kills.push(signal);
-    this.progress.poke();
+    this.progress.notify();
   }
 
   send(type: number, id: number, payload?: Buffer): void {
@@ -143,11 +124,11 @@ let pairs = 0;
 
 /** Requests reaching the HTTP server, waiting to be dispatched by the test. */
 const arrivals: Exchange[] = [];
-const arrived = new Signal();
+const arrived = new Progress();
 const server = http.createServer((req, res) => {
   const environ = { REQUEST_METHOD: req.method!, RAW_URI: req.url!, PATH_INFO: req.url! };
   arrivals.push({ req, environ, writer: new ResponseWriter(req, res, logger), bodyLimit: 0, bodyLength: 0 });
-  arrived.poke();
+  arrived.notify();
 });
 let port = 0;
 before(async () => {
@@ -219,23 +200,23 @@ async function startWorker(options: { threads?: number; timeout?: number } = {})
   const events: WorkerEvents = {
     ready: () => {
       seen.ready++;
-      played.progress.poke();
+      played.progress.notify();
     },
     loadFailed: (_worker, traceback) => {
       seen.loadFailed.push(traceback);
-      played.progress.poke();
+      played.progress.notify();
     },
     sources: (_worker, files) => {
       seen.sources.push([...files]);
-      played.progress.poke();
+      played.progress.notify();
     },
     idle: () => {
       seen.idle++;
-      played.progress.poke();
+      played.progress.notify();
     },
     exit: (_worker, code, signal, unstarted) => {
       seen.exit = { code, signal, unstarted: unstarted.map((d) => d.id) };
-      played.progress.poke();
+      played.progress.notify();
     },
   };
   const worker = new WorkerProcess(
