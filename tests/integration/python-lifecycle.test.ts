@@ -8,7 +8,7 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { get, loadUnderWay } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
-import { memoryKiB, pythonWorkers, spooledBytes, until } from '../helpers/processes.js';
+import { memoryKiB, namelessFiles, pythonWorkers, until } from '../helpers/processes.js';
 import { withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
@@ -180,7 +180,11 @@ describe('memory stays bounded', () => {
       });
       await responded;
       const pid = server.process.pid!;
-      await until(() => spooledBytes(pid) >= 256 * 1024 * 1024, 'the server to spool 256 MiB', 60_000);
+      await until(
+        () => namelessFiles(pid).reduce((a, b) => a + b, 0) >= 256 * 1024 * 1024,
+        'the server to spool 256 MiB',
+        60_000,
+      );
       const stalledRss = memoryKiB(pid, 'VmRSS');
       const done = new Promise((resolve) => stalled.on('end', resolve));
       stalled.on('data', (chunk: Buffer) => {
