@@ -102,7 +102,7 @@ describe('receiveBody', () => {
     assert.equal(await receiveBody(fakeRequest(), 0, 100, 100), NO_BODY);
   });
 
-  test('a Content-Length body in memory: one buffer of exactly that size, however many chunks it came in', async () => {
+  test('a Content-Length body in memory: exact, however many chunks it came in', async () => {
     const body = pattern(100_000);
     const req = fakeRequest();
     const received = receiveBody(req, body.length, 0, 1024 * 1024);
@@ -110,10 +110,9 @@ describe('receiveBody', () => {
     const got = await received;
     assert.equal(got.kind, 'memory');
     assert.ok((await bytesOf(got)).equals(body));
-    assert.equal((got as { data: Buffer }).data.buffer.byteLength, body.length, 'one allocation');
   });
 
-  test('a chunked body in memory: exact, in 64 KiB blocks joined once', async () => {
+  test('a chunked body in memory: exact, from many small chunks', async () => {
     const body = pattern(150_000);
     const req = fakeRequest();
     const received = receiveBody(req, -1, 0, 1024 * 1024);
