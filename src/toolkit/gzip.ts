@@ -33,7 +33,9 @@ export function acceptsGzip(acceptEncoding: unknown): boolean {
   if (typeof acceptEncoding !== 'string') return false;
   let star = false;
   for (const item of acceptEncoding.split(',')) {
-    const [coding = '', ...params] = item.trim().toLowerCase().split(';');
+    // RFC 9110 §12.4.2: weight = OWS ";" OWS "q=" qvalue, so `gzip ;q=1` names gzip.
+    const [name = '', ...params] = item.toLowerCase().split(';');
+    const coding = name.trim();
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
     const quality = q === undefined ? 1 : Number(q.slice(2));
     if (coding === 'gzip' || coding === 'x-gzip') return quality > 0;
@@ -102,7 +104,14 @@ export function gzip(options: GzipOptions = {}): Middleware {
   const threshold = options.threshold ?? 1024;
   const level = options.level ?? 6;
   return (app) => async (environ: Environ, startResponse: StartResponse) => {
-    if (!acceptsGzip(environ.HTTP_ACCEPT_ENCODING)) return app(environ, startResponse);
+    if (!acceptsGzip(environ.HTTP_ACCEPT_ENCODING)) {
+      // RFC 9110 §12.5.5: the identity answer depended on Accept-Encoding too, so it says so (a cache
+      // must not give it to clients that accept gzip as if no other form existed), as Django's does.
+      return app(environ, (status, headers, excInfo?) => {
+        const list = new Headers(headers);
+        return startResponse(status, compressible(status, list) ? withVary(list).toList() : headers, excInfo);
+      });
+    }
     let head: { status: Status; headers: HeaderList; excInfo: unknown } | null = null;
     let committed: 'gzip' | 'identity' | null = null;
     let compressor: Compressor | null = null;

@@ -64,6 +64,31 @@ export async function runLoad(
   return { ok, failed: failures.length, failures };
 }
 
+/**
+ * runLoad, and `loaded`: resolves once `responses` responses came back, i.e. the load is under way (what a
+ * test waits for before a signal, instead of a guessed pause).
+ */
+export function loadUnderWay(
+  port: number,
+  path: string,
+  responses: number,
+  options: Parameters<typeof runLoad>[2],
+): { load: Promise<LoadResult>; loaded: Promise<void> } {
+  let seen = 0;
+  let reached!: () => void;
+  const loaded = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const load = runLoad(port, path, {
+    ...options,
+    onResponse: () => {
+      options.onResponse?.();
+      if (++seen === responses) reached();
+    },
+  });
+  return { load, loaded };
+}
+
 /** GET a path and return status + body text (fresh connection). */
 export async function get(
   port: number,

@@ -1,4 +1,5 @@
 /** Raw-socket HTTP for tests where exact bytes matter. Bounded in time: every call ends by itself. */
+import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 
 export interface RawResult {
@@ -64,4 +65,19 @@ export function rawRequest(
 /** The status codes of every response in a raw reply, in order. */
 export function statuses(text: string): number[] {
   return [...text.matchAll(/HTTP\/1\.[01] (\d{3}) /g)].map((m) => Number(m[1]));
+}
+
+/**
+ * Bytes a client on `clientPort` sent to 127.0.0.1:`serverPort` that the server has not read yet (the
+ * receive queue of the server's end, from /proc/net/tcp); -1 when there is no such connection. A test
+ * waits for 0 to know the server has seen what was sent, instead of guessing a pause.
+ */
+export function unreadByServer(serverPort: number, clientPort: number): number {
+  const hex = (port: number) => `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const line of readFileSync('/proc/net/tcp', 'latin1').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === hex(serverPort) && fields[2] === hex(clientPort))
+      return Number.parseInt(fields[4]!.split(':')[1]!, 16);
+  }
+  return -1;
 }

@@ -1,6 +1,8 @@
 /**
  * Starts the real nodicorn CLI on 127.0.0.1 port 0, reads the bound address from its ready line, and stops
- * it (SIGKILL as a last resort) so no test leaves a process behind.
+ * it so no test leaves a process behind. Every server runs in a process group of its own (its Python
+ * workers and fork servers join it): stopping it ends with SIGKILL to whatever of the group is left, and
+ * so does the end of the test file. `withNodicorn` wraps start, use and stop in one call.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after } from 'node:test';
@@ -14,15 +16,17 @@ export interface RunningNodicorn {
   log(): string;
   /** Resolves once the log contains `text` (or rejects after `ms`). */
   waitForLog(text: string | RegExp, ms?: number): Promise<void>;
-  /** Sends a signal (to the whole process group when started `detached`) and waits for the exit code. */
+  /**
+   * Sends a signal (to the server, or to its whole process group when started with `signalGroup`), waits
+   * for the exit code (SIGKILL after `ms`), then kills what is left of the group: workers the server failed
+   * to stop. Safe to call again: the group is killed each time, the exit code returned.
+   */
   stop(signal?: NodeJS.Signals, ms?: number): Promise<number | null>;
 }
 
-const running = new Set<ChildProcess>();
-/** Servers started in a process group of their own: the group goes, workers included. */
+/** The process groups of servers started by this file and not stopped yet: they go at its end. */
 const groups = new Set<number>();
 after(() => {
-  for (const child of running) child.kill('SIGKILL');
   for (const pgid of groups) killGroup(pgid, 'SIGKILL');
 });
 
@@ -46,10 +50,10 @@ export interface StartOptions {
   /** The command that is the CLI, instead of this checkout's bin/ (`npx nodicorn` in a project). */
   readonly command?: readonly string[];
   /**
-   * Start the server in a process group of its own (its workers join it), as systemd's control group or
-   * a shell's job: `stop()` then signals the whole group (`kill -- -PGID`).
+   * `stop(signal)` signals the whole process group (`kill -- -PGID`), as systemd's control group, `tini
+   * -g` or a terminal's Ctrl-C do, instead of the server alone.
    */
-  readonly detached?: boolean;
+  readonly signalGroup?: boolean;
 }
 
 export async function startNodicorn(
@@ -67,11 +71,10 @@ export async function startNodicorn(
     cwd: options.cwd ?? repoRoot,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached === true,
+    detached: true,
   });
-  running.add(child);
-  const group = options.detached === true ? child.pid : undefined;
-  if (group !== undefined) groups.add(group);
+  const group = child.pid!;
+  groups.add(group);
   let output = '';
   const waiters: Array<() => void> = [];
   const onData = (chunk: Buffer) => {
@@ -82,7 +85,6 @@ export async function startNodicorn(
   child.stdout!.on('data', onData);
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code, signal) => {
-      running.delete(child);
       for (const w of waiters.splice(0)) w();
       resolve(code ?? (signal === null ? null : -1));
     }),
@@ -108,7 +110,25 @@ export async function startNodicorn(
       };
       check();
     });
-  await waitForLog(/Listening at: (https?:\/\/\S+|unix:\S+)/, options.timeoutMs ?? 20_000);
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', ms = 15_000): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      if (options.signalGroup === true) killGroup(group, signal);
+      else child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+      await exited;
+      clearTimeout(timer);
+    }
+    // Anything of the group still there (a worker the server failed to stop) goes too.
+    killGroup(group, 'SIGKILL');
+    groups.delete(group);
+    return exited;
+  };
+  try {
+    await waitForLog(/Listening at: (https?:\/\/\S+|unix:\S+|fd:\/\/\d+)/, options.timeoutMs ?? 20_000);
+  } catch (error) {
+    await stop('SIGKILL');
+    throw error;
+  }
   const m = /Listening at: https?:\/\/(?:\[[^\]]+\]|[^:]+):(\d+)/.exec(output);
   const port = m === null ? 0 : Number(m[1]);
   return {
@@ -117,19 +137,23 @@ export async function startNodicorn(
     url: `http://127.0.0.1:${port}`,
     log: () => output,
     waitForLog,
-    stop: async (signal = 'SIGTERM', ms = 15_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      if (group === undefined) child.kill(signal);
-      else killGroup(group, signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-      const code = await exited;
-      clearTimeout(timer);
-      if (group !== undefined) {
-        // Anything of the group still there (a worker the server failed to stop) goes too.
-        killGroup(group, 'SIGKILL');
-        groups.delete(group);
-      }
-      return code;
-    },
+    stop,
   };
+}
+
+/**
+ * Starts a server, runs `fn` with it and stops it whatever happened (the process group included): the
+ * start/try/finally/stop every integration test needs, in one call. Returns what `fn` returns.
+ */
+export async function withNodicorn<T>(
+  args: readonly string[],
+  fn: (server: RunningNodicorn) => Promise<T>,
+  options: StartOptions = {},
+): Promise<T> {
+  const server = await startNodicorn(args, options);
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
 }

@@ -1,6 +1,6 @@
 /** The command line: --help, --version, errors, and a TypeScript app loaded from a .ts file. */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { cliPath, repoRoot } from '../helpers/paths.js';
 import { rawRequest } from '../helpers/raw-http.js';
-import { startNodicorn } from '../helpers/server.js';
+import { type StartOptions, startNodicorn, withNodicorn } from '../helpers/server.js';
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
@@ -76,24 +76,18 @@ test('an unknown NODICORN_ variable is a warning naming the closest one, told on
 });
 
 test('a .ts app is loaded through tsx and served in-process', async () => {
-  const server = await startNodicorn(['examples/hello.ts:app']);
-  try {
+  await withNodicorn(['examples/hello.ts:app'], async (server) => {
     assert.equal((await get(server.port, '/')).body, 'Hello, WSGI World!');
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 test('--access-logfile - writes one Gunicorn-format line per request to stdout', async () => {
-  const server = await startNodicorn(['--access-logfile', '-', 'examples/hello.ts:app']);
-  try {
+  await withNodicorn(['--access-logfile', '-', 'examples/hello.ts:app'], async (server) => {
     await get(server.port, '/some/path?q=1', { 'User-Agent': 'tester/1', Referer: 'http://r.test/' });
     await server.waitForLog(
       /\n127\.0\.0\.1 - - \[\d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000\] "GET \/some\/path\?q=1 HTTP\/1\.1" 200 18 "http:\/\/r\.test\/" "tester\/1"\n/,
     );
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 test('proxy headers: applied from a trusted peer (loopback by default), removed from others', async () => {
@@ -107,25 +101,19 @@ test('proxy headers: applied from a trusted peer (loopback by default), removed 
     [[], ''],
     [['--forwarded-trust', 'for,proto,prefix'], '/mount'],
   ] as const) {
-    const trusted = await startNodicorn([...args, app]);
-    try {
+    await withNodicorn([...args, app], async (trusted) => {
       const env = environOf((await rawRequest(trusted.port, request)).text);
       assert.deepEqual(
         [env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME, env.SERVER_PORT],
         ['203.0.113.9', 'https', prefix, '443'],
       );
-    } finally {
-      await trusted.stop();
-    }
+    });
   }
-  const untrusted = await startNodicorn(['--forwarded-allow-ips', '10.9.9.9', app]);
-  try {
+  await withNodicorn(['--forwarded-allow-ips', '10.9.9.9', app], async (untrusted) => {
     const env = environOf((await rawRequest(untrusted.port, request)).text);
     assert.deepEqual([env.REMOTE_ADDR, env['wsgi.url_scheme'], env.SCRIPT_NAME], ['127.0.0.1', 'http', '']);
     assert.equal(env.HTTP_X_FORWARDED_FOR, undefined);
-  } finally {
-    await untrusted.stop();
-  }
+  });
 });
 
 test('--print-config shows each value and its source; --check-config validates and exits; neither imports the app', () => {
@@ -147,9 +135,9 @@ test('--print-config shows each value and its source; --check-config validates a
 /**
  * Starts nodicorn as systemd would: Python makes the listening socket (`make` is Python code that sets
  * `s` and prints its address), moves it to fd 3, sets LISTEN_FDS/LISTEN_PID for its own pid and execs
- * nodicorn. Resolves once nodicorn is listening, with what Python printed and nodicorn's error log.
+ * nodicorn (so the server's pid and process group are Python's): the start options that do it.
  */
-async function startActivated(make: string, app: string) {
+function activated(make: string): StartOptions {
   const script = [
     'import os, socket, sys',
     make,
@@ -157,63 +145,57 @@ async function startActivated(make: string, app: string) {
     'os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())',
     'os.execv(sys.argv[1], sys.argv[1:])',
   ].join('\n');
-  const child = spawn('python3', ['-c', script, process.execPath, cliPath, app], {
-    cwd: repoRoot,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-  const deadline = Date.now() + 20_000;
-  while (!err.includes('Listening at') && Date.now() < deadline && child.exitCode === null)
-    await new Promise((r) => setTimeout(r, 50));
-  return { child, printed: out.trim().split('\n')[0] ?? '', log: err };
+  return { wrap: ['python3', '-c', script], bind: [] };
 }
 
 test('systemd socket activation: the listening socket on fd 3 (LISTEN_FDS, LISTEN_PID) replaces --bind', async () => {
-  const { child, printed, log } = await startActivated(
+  const options = activated(
     's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64); print(s.getsockname()[1], flush=True)',
-    'examples/hello.ts:app',
   );
-  try {
-    assert.match(log, /Using 1 socket\(s\) from systemd \(LISTEN_FDS\) instead of --bind/);
-    const port = Number(printed);
-    assert.match(log, new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port} `));
-    assert.equal((await get(port, '/')).body, 'Hello, WSGI World!');
-  } finally {
-    child.kill('SIGKILL');
-  }
+  await withNodicorn(
+    ['examples/hello.ts:app'],
+    async (server) => {
+      const log = server.log();
+      assert.match(log, /Using 1 socket\(s\) from systemd \(LISTEN_FDS\) instead of --bind/);
+      const port = Number(log.split('\n')[0]); // what Python printed before it became nodicorn
+      assert.match(log, new RegExp(`Listening at: http://127\\.0\\.0\\.1:${port} `));
+      assert.equal((await get(port, '/')).body, 'Hello, WSGI World!');
+    },
+    options,
+  );
 });
 
 test('systemd socket activation of a Unix socket (ListenStream=PATH): served, and logged as fd://3, not "unix:null"', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nodicorn-activate-'));
   const path = join(dir, 'activated.sock');
-  const { child, log } = await startActivated(
+  const options = activated(
     `s = socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(path)}); s.listen(64)`,
-    'examples/hello.ts:app',
   );
   try {
-    assert.match(log, /Listening at: fd:\/\/3 \(\d+\)/);
-    const body = await new Promise<string>((resolve, reject) => {
-      const req = http.get({ socketPath: path, path: '/', agent: false, timeout: 10_000 }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve(text));
-      });
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-    });
-    assert.equal(body, 'Hello, WSGI World!');
+    await withNodicorn(
+      ['examples/hello.ts:app'],
+      async (server) => {
+        assert.match(server.log(), /Listening at: fd:\/\/3 \(\d+\)/);
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = http.get({ socketPath: path, path: '/', agent: false, timeout: 10_000 }, (res) => {
+            let text = '';
+            res.on('data', (c: Buffer) => (text += c.toString()));
+            res.on('end', () => resolve(text));
+          });
+          req.on('timeout', () => req.destroy(new Error('timeout')));
+          req.on('error', reject);
+        });
+        assert.equal(body, 'Hello, WSGI World!');
+      },
+      options,
+    );
   } finally {
-    child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('an in-process app lives through SIGHUP, SIGTTIN and SIGTTOU (regression: SIGHUP ended the server)', async () => {
-  const server = await startNodicorn(['examples/hello.ts:app']);
-  try {
+  await withNodicorn(['examples/hello.ts:app'], async (server) => {
     for (const signal of ['SIGHUP', 'SIGTTIN', 'SIGTTOU'] as const) {
       server.process.kill(signal);
       await server.waitForLog(
@@ -223,9 +205,7 @@ test('an in-process app lives through SIGHUP, SIGTTIN and SIGTTOU (regression: S
     assert.equal((await get(server.port, '/')).body, 'Hello, WSGI World!');
     assert.equal(server.process.exitCode, null);
     assert.equal(await server.stop(), 0);
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 test('--pid writes the process id while the server runs and removes it on exit', async () => {
@@ -237,19 +217,13 @@ test('--pid writes the process id while the server runs and removes it on exit',
 });
 
 test('-n/--name: the server and its workers show the name in ps', async () => {
-  const server = await startNodicorn([
-    '-n',
-    'shop-web',
-    '--chdir',
-    `${repoRoot}examples`,
-    'hello:my_wsgi_app',
-  ]);
-  try {
-    const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    assert.match(cmdline(server.process.pid!), /^nodicorn: master \[shop-web\]/);
-    const worker = Number(/Booted 1 worker \(pids (\d+)\)/.exec(server.log())![1]);
-    assert.match(cmdline(worker), / -m nodicorn_worker --name=shop-web /);
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['-n', 'shop-web', '--chdir', `${repoRoot}examples`, 'hello:my_wsgi_app'],
+    async (server) => {
+      const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      assert.match(cmdline(server.process.pid!), /^nodicorn: master \[shop-web\]/);
+      const worker = Number(/Booted 1 worker \(pids (\d+)\)/.exec(server.log())![1]);
+      assert.match(cmdline(worker), / -m nodicorn_worker --name=shop-web /);
+    },
+  );
 });

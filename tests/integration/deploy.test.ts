@@ -28,7 +28,7 @@ import {
   startNginx,
   WEB_USER,
 } from '../helpers/proxies.js';
-import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { type RunningNodicorn, startNodicorn, withNodicorn } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
 
 const CLIENT = '127.0.0.2';
@@ -251,23 +251,17 @@ for (const upstream of ['tcp', 'unix'] as const) {
 }
 
 test('proxy headers from a peer not in --forwarded-allow-ips are ignored and removed', async () => {
-  const server = await startNodicorn([
-    '--forwarded-allow-ips',
-    '10.9.9.9',
-    '--chdir',
-    examples,
-    'echo:application',
-  ]);
-  try {
-    const env = (JSON.parse((await get(server.port, '/direct', SPOOFED)).body) as { environ: Environ })
-      .environ;
-    assert.equal(env.REMOTE_ADDR, '127.0.0.1');
-    assert.equal(env['wsgi.url_scheme'], 'http');
-    assert.equal(env.SCRIPT_NAME, '');
-    assert.equal(env.HTTP_HOST, `127.0.0.1:${server.port}`);
-    const proxyKeys = Object.keys(env).filter((k) => /^HTTP_(X_FORWARDED_|FORWARDED$)/.test(k));
-    assert.deepEqual(proxyKeys, [], 'the app never sees the untrusted proxy headers');
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['--forwarded-allow-ips', '10.9.9.9', '--chdir', examples, 'echo:application'],
+    async (server) => {
+      const env = (JSON.parse((await get(server.port, '/direct', SPOOFED)).body) as { environ: Environ })
+        .environ;
+      assert.equal(env.REMOTE_ADDR, '127.0.0.1');
+      assert.equal(env['wsgi.url_scheme'], 'http');
+      assert.equal(env.SCRIPT_NAME, '');
+      assert.equal(env.HTTP_HOST, `127.0.0.1:${server.port}`);
+      const proxyKeys = Object.keys(env).filter((k) => /^HTTP_(X_FORWARDED_|FORWARDED$)/.test(k));
+      assert.deepEqual(proxyKeys, [], 'the app never sees the untrusted proxy headers');
+    },
+  );
 });

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { cliPath } from '../helpers/paths.js';
-import { startNodicorn } from '../helpers/server.js';
+import { until } from '../helpers/processes.js';
+import { startNodicorn, withNodicorn } from '../helpers/server.js';
 
 /** An app that answers with the hook header it sees, its pid, or hangs. */
 const APP = `import os, time
@@ -89,12 +90,10 @@ def worker_exit(server, worker):
     const servedBy = Number(tcp.body.split(' ').pop());
     assert.ok(pids.includes(servedBy));
     // post_request runs after the response went out: wait for its line.
-    for (
-      let i = 0;
-      i < 100 && !readFileSync(join(dir, 'seen'), { flag: 'a+' }).toString().includes('/over/unix');
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 50));
+    await until(
+      () => readFileSync(join(dir, 'seen'), { flag: 'a+' }).toString().includes('/over/unix'),
+      "post_request's line for /over/unix",
+    );
     const seen = readFileSync(join(dir, 'seen'), 'utf8');
     assert.match(seen, new RegExp(`^${servedBy} /over/tcp 200 ${tcp.body.length}$`, 'm'));
   } finally {
@@ -110,21 +109,22 @@ def worker_abort(worker):
     worker.log.warning("worker_abort in %s", worker.pid)
     open("DIR/aborted-%d" % worker.pid, "w").close()
 `);
-  const server = await startNodicorn(['-c', 'gunicorn.conf.py', 'app:application'], { cwd: dir });
-  try {
-    const hung = await get(server.port, '/hang');
-    assert.equal(hung.status, 504);
-    await server.waitForLog(/\[WARNING\] worker_abort in \d+/);
-    const pid = /worker_abort in (\d+)/.exec(server.log())![1];
-    assert.ok(existsSync(join(dir, `aborted-${pid}`)));
-    assert.match(
-      server.log(),
-      /WORKER TIMEOUT[\s\S]*File "[^"]*app\.py", line \d+ in application[\s\S]*worker_abort in/,
-    );
-    assert.equal((await get(server.port, '/')).status, 200);
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['-c', 'gunicorn.conf.py', 'app:application'],
+    async (server) => {
+      const hung = await get(server.port, '/hang');
+      assert.equal(hung.status, 504);
+      await server.waitForLog(/\[WARNING\] worker_abort in \d+/);
+      const pid = /worker_abort in (\d+)/.exec(server.log())![1];
+      assert.ok(existsSync(join(dir, `aborted-${pid}`)));
+      assert.match(
+        server.log(),
+        /WORKER TIMEOUT[\s\S]*File "[^"]*app\.py", line \d+ in application[\s\S]*worker_abort in/,
+      );
+      assert.equal((await get(server.port, '/')).status, 200);
+    },
+    { cwd: dir },
+  );
 });
 
 test('unknown and unsupported names are refused, each named with the reason; nothing starts', () => {

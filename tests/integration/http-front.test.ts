@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../helpers/paths.js';
 import { rawRequest, statuses } from '../helpers/raw-http.js';
-import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { type RunningNodicorn, startNodicorn, withNodicorn } from '../helpers/server.js';
 
 const APP = `${repoRoot}dist/tests/fixtures/apps/rules.js:app`;
 let server: RunningNodicorn;
@@ -85,29 +85,31 @@ describe('connections', () => {
 
   test('a unix socket bind serves too', async () => {
     const path = `/tmp/nodicorn-test-${process.pid}.sock`;
-    const unix = await startNodicorn([APP], { bind: [`unix:${path}`] });
-    try {
-      const text = await new Promise<string>((resolve, reject) => {
-        const socket = connect(path, () => socket.end('GET /ok HTTP/1.0\r\n\r\n'));
-        let data = '';
-        socket.on('data', (c) => (data += c.toString('latin1')));
-        socket.on('close', () => resolve(data));
-        socket.on('error', reject);
-      });
-      assert.match(text, /^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nok$/);
-    } finally {
-      await unix.stop();
-    }
+    await withNodicorn(
+      [APP],
+      async () => {
+        const text = await new Promise<string>((resolve, reject) => {
+          const socket = connect(path, () => socket.end('GET /ok HTTP/1.0\r\n\r\n'));
+          let data = '';
+          socket.on('data', (c) => (data += c.toString('latin1')));
+          socket.on('close', () => resolve(data));
+          socket.on('error', reject);
+        });
+        assert.match(text, /^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nok$/);
+      },
+      { bind: [`unix:${path}`] },
+    );
   });
 
   test('SIGTERM: the request in flight finishes, then the server exits 0', async () => {
-    const own = await startNodicorn([APP]);
-    const inFlight = rawRequest(own.port, 'GET /slow HTTP/1.1\r\nHost: t\r\n\r\n', 3000);
-    await new Promise((r) => setTimeout(r, 200));
-    const code = own.stop('SIGTERM');
-    const { text } = await inFlight;
-    assert.match(text, /^HTTP\/1\.1 200 OK[\s\S]*slow done$/);
-    assert.equal(await code, 0);
+    await withNodicorn([APP], async (own) => {
+      const inFlight = rawRequest(own.port, 'GET /slow HTTP/1.1\r\nHost: t\r\n\r\n', 3000);
+      await own.waitForLog('slow: started');
+      const code = own.stop('SIGTERM');
+      const { text } = await inFlight;
+      assert.match(text, /^HTTP\/1\.1 200 OK[\s\S]*slow done$/);
+      assert.equal(await code, 0);
+    });
   });
 });
 

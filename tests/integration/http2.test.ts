@@ -10,7 +10,8 @@ import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { examples, fixtures, repoRoot } from '../helpers/paths.js';
-import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { until } from '../helpers/processes.js';
+import { type RunningNodicorn, startNodicorn, withNodicorn } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
 
 const { cert, key } = makeCertificate('nodicorn-h2-');
@@ -258,28 +259,20 @@ describe('a Python app over HTTP/2', () => {
 });
 
 test('a Python request past --timeout gets 504 over HTTP/2; a worker crash a 502; the session goes on', async () => {
-  const server = await startNodicorn([
-    ...tlsArgs,
-    '--http2',
-    '--timeout',
-    '1',
-    '--chdir',
-    `${fixtures}python`,
-    'faults:application',
-  ]);
-  try {
-    await onSession(server.port, async (session) => {
-      const [hung, crashed] = await Promise.all([
-        request(session, { ':path': '/hang' }),
-        request(session, { ':path': '/kill' }),
-      ]);
-      assert.equal(hung.status, 504);
-      assert.equal(crashed.status, 502);
-      assert.equal((await request(session, { ':path': '/sleep/0' })).body.toString(), 'slept');
-    });
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    [...tlsArgs, '--http2', '--timeout', '1', '--chdir', `${fixtures}python`, 'faults:application'],
+    async (server) => {
+      await onSession(server.port, async (session) => {
+        const [hung, crashed] = await Promise.all([
+          request(session, { ':path': '/hang' }),
+          request(session, { ':path': '/kill' }),
+        ]);
+        assert.equal(hung.status, 504);
+        assert.equal(crashed.status, 502);
+        assert.equal((await request(session, { ':path': '/sleep/0' })).body.toString(), 'slept');
+      });
+    },
+  );
 });
 
 describe('response rules on the HTTP/2 wire', () => {
@@ -335,15 +328,26 @@ describe('response rules on the HTTP/2 wire', () => {
       const stream = session.request({ ':path': '/flood' });
       await new Promise((resolve) => stream.once('response', resolve));
       stream.pause();
-      await new Promise((r) => setTimeout(r, 500));
-      // Without backpressure the app would have produced thousands of 64 KiB blocks by now.
-      const produced = Number((await request(session, { ':path': '/flood-count' })).body.toString());
-      assert.ok(produced < 64, `the app produced ${produced} blocks for a client that reads nothing`);
+      // Wait for the app to stop producing (two reads of its count alike); without backpressure it never
+      // would, and would have produced thousands of 64 KiB blocks.
+      const count = async (path: string) =>
+        Number((await request(session, { ':path': path })).body.toString());
+      let last = -1;
+      await until(async () => {
+        const now = await count('/flood-count');
+        const stopped = now === last;
+        last = now;
+        return stopped;
+      }, 'the app to stop producing');
+      assert.ok(last < 64, `the app produced ${last} blocks for a client that reads nothing`);
       stream.close(http2.constants.NGHTTP2_CANCEL);
       await new Promise((r) => stream.once('close', r));
-      await new Promise((r) => setTimeout(r, 100));
-      const closesAfter = Number((await request(session, { ':path': '/closed-count' })).body.toString());
-      assert.equal(closesAfter, closesBefore + 1, 'PEP 3333 close() ran for the reset stream');
+      await until(async () => (await count('/closed-count')) > closesBefore, 'close() for the reset stream');
+      assert.equal(
+        await count('/closed-count'),
+        closesBefore + 1,
+        'PEP 3333 close() ran for the reset stream',
+      );
     });
   });
 
@@ -362,8 +366,7 @@ describe('response rules on the HTTP/2 wire', () => {
 
 describe('HTTP/2 sessions: idle timeout, graceful shutdown, access log, metrics', () => {
   test('an idle session is closed with GOAWAY after --keep-alive', async () => {
-    const server = await startNodicorn([...tlsArgs, '--http2', '--keep-alive', '1', TS_ECHO]);
-    try {
+    await withNodicorn([...tlsArgs, '--http2', '--keep-alive', '1', TS_ECHO], async (server) => {
       const session = await connect(server.port);
       assert.equal((await request(session, { ':path': '/' })).status, 200);
       const goaway = await new Promise<boolean>((resolve) => {
@@ -375,9 +378,7 @@ describe('HTTP/2 sessions: idle timeout, graceful shutdown, access log, metrics'
       });
       assert.ok(goaway, 'the server sent GOAWAY');
       session.destroy();
-    } finally {
-      await server.stop();
-    }
+    });
   });
 
   test('SIGTERM: the stream in flight finishes, the session gets GOAWAY, the server exits', async () => {
@@ -385,7 +386,7 @@ describe('HTTP/2 sessions: idle timeout, graceful shutdown, access log, metrics'
     const session = await connect(server.port);
     try {
       const slow = request(session, { ':path': '/slow' });
-      await new Promise((r) => setTimeout(r, 200));
+      await server.waitForLog('slow: started');
       const goaway = new Promise<void>((resolve) => session.once('goaway', () => resolve()));
       const exited = server.stop('SIGTERM');
       await goaway;
@@ -400,30 +401,21 @@ describe('HTTP/2 sessions: idle timeout, graceful shutdown, access log, metrics'
   });
 
   test('the access log shows HTTP/2 requests; metrics count them', async () => {
-    const server = await startNodicorn([
-      ...tlsArgs,
-      '--http2',
-      '--access-logfile',
-      '-',
-      '--metrics-bind',
-      '127.0.0.1:0',
-      RULES,
-    ]);
-    try {
-      assert.equal((await h2(server.port, { ':path': '/ok?x=1' })).status, 200);
-      await server.waitForLog(/"GET \/ok\?x=1 HTTP\/2" 200 2 /);
-      const metricsUrl = /Listening at: (http:\/\/\S+\/metrics)/.exec(server.log())![1]!;
-      const text = await (await fetch(metricsUrl)).text();
-      assert.match(text, /^nodicorn_requests_total\{status="200"\} 1$/m);
-    } finally {
-      await server.stop();
-    }
+    await withNodicorn(
+      [...tlsArgs, '--http2', '--access-logfile', '-', '--metrics-bind', '127.0.0.1:0', RULES],
+      async (server) => {
+        assert.equal((await h2(server.port, { ':path': '/ok?x=1' })).status, 200);
+        await server.waitForLog(/"GET \/ok\?x=1 HTTP\/2" 200 2 /);
+        const metricsUrl = /Listening at: (http:\/\/\S+\/metrics)/.exec(server.log())![1]!;
+        const text = await (await fetch(metricsUrl)).text();
+        assert.match(text, /^nodicorn_requests_total\{status="200"\} 1$/m);
+      },
+    );
   });
 });
 
 test('without --http2, TLS offers only http/1.1 through ALPN', async () => {
-  const server = await startNodicorn([...tlsArgs, TS_ECHO]);
-  try {
+  await withNodicorn([...tlsArgs, TS_ECHO], async (server) => {
     const protocol = await new Promise<string | false>((resolve, reject) => {
       const socket = tls.connect(
         {
@@ -449,14 +441,11 @@ test('without --http2, TLS offers only http/1.1 through ALPN', async () => {
       `https://127.0.0.1:${server.port}/`,
     ]);
     assert.equal(out, '1.1');
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 test('--health-path is answered by the server over HTTP/2 too, never by the app', async () => {
-  const server = await startNodicorn([...tlsArgs, '--http2', '--health-path', '/healthz', TS_ECHO]);
-  try {
+  await withNodicorn([...tlsArgs, '--http2', '--health-path', '/healthz', TS_ECHO], async (server) => {
     const [health, app] = await onSession(server.port, (session) =>
       Promise.all([
         request(session, { ':path': '/healthz', ':method': 'GET' }),
@@ -471,7 +460,5 @@ test('--health-path is answered by the server over HTTP/2 too, never by the app'
       (JSON.parse(app.body.toString()) as { environ: { PATH_INFO: string } }).environ.PATH_INFO,
       '/other',
     );
-  } finally {
-    await server.stop();
-  }
+  });
 });

@@ -75,7 +75,7 @@ async function serves(dir: string, args: string[], body: string): Promise<void> 
     command: ['npx', 'nodicorn'],
     env: userEnv,
     // npx runs nodicorn as its child: stopping the group stops both.
-    detached: true,
+    signalGroup: true,
     timeoutMs: 60_000,
   });
   try {

@@ -3,7 +3,7 @@
  * access log, and SIGUSR1 reopening both files after logrotate renamed them.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -12,10 +12,19 @@ import { after, test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { cliPath, fixtures, repoRoot } from '../helpers/paths.js';
 
-const children = new Set<ChildProcess>();
+/** Process groups of the servers this file started and has not stopped: they go at its end. */
+const groups = new Set<number>();
 after(() => {
-  for (const child of children) child.kill('SIGKILL');
+  for (const pgid of groups) killGroup(pgid);
 });
+
+function killGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
 
 const read = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') : '');
 
@@ -27,37 +36,49 @@ async function until(check: () => boolean, what: () => string, ms = 15_000): Pro
   }
 }
 
-/** Starts the CLI with its error log in a file, and waits for the port in that file. */
-async function startLogging(args: string[], errorLog: string) {
-  const child = spawn(
-    process.execPath,
-    [cliPath, ...args, '--error-logfile', errorLog, '-b', '127.0.0.1:0'],
-    {
-      cwd: repoRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.add(child);
+/**
+ * Runs the CLI with `args` in a process group of its own (its workers join it). Its error log goes to a
+ * file, so there is no ready line on stderr to wait for: callers wait for what the file or socket shows.
+ * `stop` sends SIGTERM, waits for the exit code, then kills what is left of the group.
+ */
+function spawnServer(args: string[]) {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    cwd: repoRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  groups.add(child.pid!);
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const listening = /Listening at: http:\/\/127\.0\.0\.1:(\d+)/;
-  await until(
-    () => listening.test(read(errorLog)),
-    () => `error log:\n${read(errorLog)}\noutput:\n${output}`,
-  );
   return {
-    port: Number(listening.exec(read(errorLog))![1]),
     child,
     output: () => output,
     stop: async () => {
-      child.kill('SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const code = await exited;
-      children.delete(child);
+      killGroup(child.pid!);
+      groups.delete(child.pid!);
       return code;
     },
   };
+}
+
+/** Starts the CLI with its error log in a file, and waits for the port in that file. */
+async function startLogging(args: string[], errorLog: string) {
+  const server = spawnServer([...args, '--error-logfile', errorLog, '-b', '127.0.0.1:0']);
+  const listening = /Listening at: http:\/\/127\.0\.0\.1:(\d+)/;
+  try {
+    await until(
+      () => listening.test(read(errorLog)),
+      () => `error log:\n${read(errorLog)}\noutput:\n${server.output()}`,
+    );
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  return { ...server, port: Number(listening.exec(read(errorLog))![1]) };
 }
 
 test('SIGUSR1 reopens the error and access log files: after a rename, new lines go to new files', async () => {
@@ -109,17 +130,10 @@ test('--log-level warning keeps info lines out of the error log; the app output 
   const errorLog = join(dir, 'error.log');
   const socketPath = join(dir, 'app.sock');
   // The ready line is info, so it is not written at this level: wait for the socket file instead.
-  const child = spawn(
-    process.execPath,
-    [
-      cliPath,
-      ...['--chdir', `${fixtures}python`, 'faults:application', '--log-level', 'warning'],
-      ...['--error-logfile', errorLog, '-b', `unix:${socketPath}`],
-    ],
-    { cwd: repoRoot, stdio: 'ignore' },
-  );
-  children.add(child);
-  const exited = new Promise((r) => child.once('exit', r));
+  const server = spawnServer([
+    ...['--chdir', `${fixtures}python`, 'faults:application', '--log-level', 'warning'],
+    ...['--error-logfile', errorLog, '-b', `unix:${socketPath}`],
+  ]);
   try {
     await until(
       () => existsSync(socketPath),
@@ -141,9 +155,7 @@ test('--log-level warning keeps info lines out of the error log; the app output 
     );
     assert.doesNotMatch(read(errorLog), /\[INFO\]/);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
-    children.delete(child);
+    await server.stop();
   }
 });
 

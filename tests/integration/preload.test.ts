@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { DEBIAN_PYTHON, requirePythonModules } from '../helpers/debian-python.js';
-import { get, runLoad } from '../helpers/load.js';
+import { get, loadUnderWay } from '../helpers/load.js';
 import { cliPath, fixtures, repoRoot } from '../helpers/paths.js';
 import { until } from '../helpers/processes.js';
-import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { type RunningNodicorn, startNodicorn, withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,8 +116,8 @@ test('SIGHUP under load with --preload: no failed request, a new fork server wit
   const oldWorkers = bootedPids(server);
   try {
     assert.equal((await get(server.port, '/')).body, 'v1');
-    const load = runLoad(server.port, '/', { connections: 8, durationMs: 3000 });
-    await pause(500);
+    const { load, loaded } = loadUnderWay(server.port, '/', 40, { connections: 8, durationMs: 3000 });
+    await loaded;
     writeFileSync(file, 'v2');
     server.process.kill('SIGHUP');
     await server.waitForLog(/Reloaded: workers now/);
@@ -169,33 +169,34 @@ test('SIGHUP with --preload and code that cannot be imported: the reload is aban
 
 test('3 SIGHUPs 0.2 s apart under --preload while the import takes 1 s: 2 workers, forked from the newest code', async () => {
   const file = versionFile('v0');
-  const server = await startNodicorn(['--chdir', PY, 'versioned:application', '--preload', '-w', '2'], {
-    env: { VERSION_FILE: file, SLOW_BOOT: '1' },
-    timeoutMs: 30_000,
-  });
-  try {
-    // Workers asked of a fork server still importing are killed before they are forked: the kill must
-    // reach them once they are.
-    for (const version of ['v1', 'v2', 'v3']) {
-      writeFileSync(file, version);
-      server.process.kill('SIGHUP');
-      await pause(200);
-    }
-    await server.waitForLog(/Reloaded: workers now \d+/, 30_000);
-    const servers = forkServers(server);
-    const newest = servers.at(-1)!;
-    const children = () =>
-      readFileSync(`/proc/${newest}/task/${newest}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    await until(
-      () => servers.slice(0, -1).every((pid) => !alive(pid)) && children().length === 2,
-      'only the newest fork server, with 2 workers',
-    );
-    for (const pid of children()) seen.add(Number(pid));
-    for (let i = 0; i < 6; i++) assert.equal((await get(server.port, '/')).body, 'v3');
-    await stopAndCheck(server, [newest, ...children().map(Number)]);
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['--chdir', PY, 'versioned:application', '--preload', '-w', '2'],
+    async (server) => {
+      // Workers asked of a fork server still importing are killed before they are forked: the kill must
+      // reach them once they are.
+      for (const version of ['v1', 'v2', 'v3']) {
+        writeFileSync(file, version);
+        server.process.kill('SIGHUP');
+        await pause(200);
+      }
+      await server.waitForLog(/Reloaded: workers now \d+/, 30_000);
+      const servers = forkServers(server);
+      const newest = servers.at(-1)!;
+      const children = () =>
+        readFileSync(`/proc/${newest}/task/${newest}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      await until(
+        () => servers.slice(0, -1).every((pid) => !alive(pid)) && children().length === 2,
+        'only the newest fork server, with 2 workers',
+      );
+      for (const pid of children()) seen.add(Number(pid));
+      for (let i = 0; i < 6; i++) assert.equal((await get(server.port, '/')).body, 'v3');
+      await stopAndCheck(server, [newest, ...children().map(Number)]);
+    },
+    {
+      env: { VERSION_FILE: file, SLOW_BOOT: '1' },
+      timeoutMs: 30_000,
+    },
+  );
 });
 
 test('--preload with gunicorn.conf.py hooks: post_fork and post_worker_init run in each forked worker', async () => {

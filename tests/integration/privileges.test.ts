@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cliPath, fixtures, repoRoot } from '../helpers/paths.js';
-import { startNodicorn } from '../helpers/server.js';
+import { startNodicorn, withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 const TS_ECHO = `${repoRoot}dist/examples/echo.js:app`;
@@ -69,14 +69,11 @@ test('--user nobody --group nogroup: server and Python workers run as nobody; so
 test('--user 65534 (numeric) with a TypeScript app: the server process runs as that user', {
   skip: notRoot,
 }, async () => {
-  const server = await startNodicorn(['-u', '65534', '-g', '65534', TS_ECHO]);
-  try {
+  await withNodicorn(['-u', '65534', '-g', '65534', TS_ECHO], async (server) => {
     assert.deepEqual(procIds(server.process.pid!).uid, [65534, 65534, 65534, 65534]);
     const body = await (await fetch(`${server.url}/x`)).json();
     assert.equal((body as { environ: Record<string, string> }).environ.PATH_INFO, '/x');
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 test('an unknown user or group is a setting error at startup', () => {
@@ -110,33 +107,26 @@ test('a unix socket is created 0660 by default (its peers are trusted for proxy 
     [['--socket-mode', '600'], 0o600],
   ] as const) {
     const socket = join(dir, `s${args.join('')}.sock`);
-    const server = await startNodicorn([...args, TS_ECHO], { bind: [`unix:${socket}`] });
-    try {
-      assert.equal(statSync(socket).mode & 0o777, mode, `${args.join(' ')} → ${mode.toString(8)}`);
-      assert.match(await getUnix(socket), /"PATH_INFO":"\/"/);
-    } finally {
-      await server.stop();
-    }
+    await withNodicorn(
+      [...args, TS_ECHO],
+      async () => {
+        assert.equal(statSync(socket).mode & 0o777, mode, `${args.join(' ')} → ${mode.toString(8)}`);
+        assert.match(await getUnix(socket), /"PATH_INFO":"\/"/);
+      },
+      { bind: [`unix:${socket}`] },
+    );
   }
 });
 
 test('--umask narrows the files the server and its workers create: the pid file, and the workers inherit it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nodicorn-umask-'));
   const pidfile = join(dir, 'app.pid');
-  const server = await startNodicorn([
-    '--umask',
-    '0o077',
-    '--pid',
-    pidfile,
-    '--chdir',
-    PY,
-    'whoami:application',
-  ]);
-  try {
-    assert.equal(statSync(pidfile).mode & 0o077, 0, 'nothing for group or others');
-    const seen = (await (await fetch(server.url)).json()) as { umask: number };
-    assert.equal(seen.umask & 0o077, 0o077);
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['--umask', '0o077', '--pid', pidfile, '--chdir', PY, 'whoami:application'],
+    async (server) => {
+      assert.equal(statSync(pidfile).mode & 0o077, 0, 'nothing for group or others');
+      const seen = (await (await fetch(server.url)).json()) as { umask: number };
+      assert.equal(seen.umask & 0o077, 0o077);
+    },
+  );
 });

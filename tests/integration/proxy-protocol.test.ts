@@ -11,7 +11,7 @@ import tls from 'node:tls';
 import { V2_SIGNATURE } from '../../src/http/proxy-protocol.js';
 import { examples, repoRoot } from '../helpers/paths.js';
 import { rawRequest } from '../helpers/raw-http.js';
-import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { type RunningNodicorn, startNodicorn, withNodicorn } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
 
 const TS_ECHO = `${repoRoot}dist/examples/echo.js:app`;
@@ -164,20 +164,13 @@ describe('PROXY protocol in front of a TypeScript app', () => {
 });
 
 test('a peer outside --proxy-allow-from is closed before anything is read', async () => {
-  const server = await startNodicorn([
-    '--proxy-protocol',
-    '--proxy-allow-from',
-    '10.0.0.0/8',
-    '--log-level',
-    'debug',
-    TS_ECHO,
-  ]);
-  try {
-    await assertClosedSilently(server.port, 'PROXY TCP4 203.0.113.7 192.0.2.1 1 80\r\n' + GET, 1000);
-    await server.waitForLog('not in --proxy-allow-from');
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['--proxy-protocol', '--proxy-allow-from', '10.0.0.0/8', '--log-level', 'debug', TS_ECHO],
+    async (server) => {
+      await assertClosedSilently(server.port, 'PROXY TCP4 203.0.113.7 192.0.2.1 1 80\r\n' + GET, 1000);
+      await server.waitForLog('not in --proxy-allow-from');
+    },
+  );
 });
 
 test('SIGTERM closes a connection still waiting for its PROXY header; the server exits at once', async () => {
@@ -201,16 +194,13 @@ test('SIGTERM closes a connection still waiting for its PROXY header; the server
 });
 
 test('a Python app sees the PROXY source as REMOTE_ADDR', async () => {
-  const server = await startNodicorn(['--proxy-protocol', '--chdir', examples, 'echo:application']);
-  try {
+  await withNodicorn(['--proxy-protocol', '--chdir', examples, 'echo:application'], async (server) => {
     const env = await environOver(server.port, v2(1, 1, INET));
     assert.deepEqual([env.REMOTE_ADDR, env.REMOTE_PORT], ['203.0.113.7', '56324']);
     assert.deepEqual([env.PROXY_PROTOCOL, env.PROXY_ADDR, env.PROXY_PORT], ['TCP4', '192.0.2.1', '443']);
     const v1 = await environOver(server.port, 'PROXY TCP6 2001:db8::9 2001:db8::1 7 443\r\n');
     assert.equal(v1.REMOTE_ADDR, '2001:db8::9');
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 describe('PROXY protocol before TLS (HTTP/1.1 and HTTP/2)', () => {

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { cliPath, examples, fixtures, repoRoot } from '../helpers/paths.js';
+import { until } from '../helpers/processes.js';
 import { rawRequest } from '../helpers/raw-http.js';
-import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
+import { type RunningNodicorn, startNodicorn, withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 
@@ -88,12 +89,9 @@ describe('loading applications like Gunicorn', () => {
       ['factory:create_app()', 'made by factory'],
       ["factory:create_app('greeting')", 'made by greeting'],
     ] as const) {
-      const server = await startNodicorn(['--chdir', PY, ref]);
-      try {
+      await withNodicorn(['--chdir', PY, ref], async (server) => {
         assert.equal((await get(server.port, '/')).body, expected);
-      } finally {
-        await server.stop();
-      }
+      });
     }
   });
 
@@ -216,9 +214,7 @@ describe('faults stay local', () => {
   test('close() is called on success and when the client disconnects mid-response', async () => {
     assert.equal((await get(server.port, '/closed')).body, 'ab');
     await readThenHangUp(server.port, '/stream-forever', 256 * 1024);
-    const deadline = Date.now() + 10_000;
-    while (!readLog(closeLog).includes('stream-forever') && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    await until(() => readLog(closeLog).includes('stream-forever'), 'close() of /stream-forever', 10_000);
     assert.ok(readLog(closeLog).includes('closed'));
     assert.ok(readLog(closeLog).includes('stream-forever'), 'close() after client disconnect');
     // the worker is free again
@@ -239,20 +235,21 @@ describe('faults stay local', () => {
       join(dir, 'gunicorn.conf.py'),
       'import os\n\ndef post_request(worker, req, environ, resp):\n    os._exit(0)\n',
     );
-    const exiting = await startNodicorn(['-c', 'gunicorn.conf.py', 'app:application', '-w', '1'], {
-      cwd: dir,
-    });
-    try {
-      for (let i = 1; i <= 2; i++) {
-        const response = await get(exiting.port, '/');
-        assert.equal(response.status, 200);
-        assert.equal(response.body.length, 4 << 20);
-        await exiting.waitForLog(new RegExp(`(?:exited \\(code 0\\); starting a new one[\\s\\S]*){${i}}`));
-      }
-      assert.doesNotMatch(exiting.log(), /while serving/);
-    } finally {
-      await exiting.stop();
-    }
+    await withNodicorn(
+      ['-c', 'gunicorn.conf.py', 'app:application', '-w', '1'],
+      async (exiting) => {
+        for (let i = 1; i <= 2; i++) {
+          const response = await get(exiting.port, '/');
+          assert.equal(response.status, 200);
+          assert.equal(response.body.length, 4 << 20);
+          await exiting.waitForLog(new RegExp(`(?:exited \\(code 0\\); starting a new one[\\s\\S]*){${i}}`));
+        }
+        assert.doesNotMatch(exiting.log(), /while serving/);
+      },
+      {
+        cwd: dir,
+      },
+    );
   });
 
   test('the write() callable, exc_info replacing headers, and wsgi.file_wrapper', async () => {

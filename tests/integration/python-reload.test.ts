@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
-import { startNodicorn } from '../helpers/server.js';
+import { startNodicorn, withNodicorn } from '../helpers/server.js';
 
 test('--reload restarts workers when the app source changes', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nodicorn-reload-'));
@@ -19,17 +19,14 @@ test('--reload restarts workers when the app source changes', async () => {
       `def application(environ, start_response):\n    start_response("200 OK", [])\n    return [b"${word}"]\n`,
     );
   write('one');
-  const server = await startNodicorn(['--chdir', dir, 'live:application', '--reload']);
-  try {
+  await withNodicorn(['--chdir', dir, 'live:application', '--reload'], async (server) => {
     assert.equal((await get(server.port, '/')).body, 'one');
     write('two');
     await server.waitForLog('reloading: live.py changed');
     await server.waitForLog('Reloaded: workers now');
     assert.equal((await get(server.port, '/')).body, 'two');
     assert.doesNotMatch(server.log(), /Handling signal: hup/);
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 test('--reload watches the modules the app imported from --pythonpath and --reload-extra-file, one watch per directory', async () => {
@@ -54,31 +51,31 @@ test('--reload watches the modules the app imported from --pythonpath and --relo
       '',
     ].join('\n'),
   );
-  const server = await startNodicorn([
-    '--chdir',
-    dir,
-    '--pythonpath',
-    lib,
-    'app:application',
-    '--reload',
-    '--reload-extra-file',
-    'templates/page.txt',
-  ]);
-  try {
-    // app.py, lib/helper.py and the template: the stdlib (json, os) and nodicorn's own modules are not watched.
-    assert.match(server.log(), /--reload: watching 3 files in 3 directories/);
-    assert.equal((await get(server.port, '/')).body, 'one page');
-    writeFileSync(join(lib, 'helper.py'), 'WORD = "two"\n');
-    await server.waitForLog('reloading: lib/helper.py changed');
-    await server.waitForLog(/Reloaded: workers now \d+/);
-    assert.equal((await get(server.port, '/')).body, 'two page');
-    writeFileSync(join(dir, 'templates', 'page.txt'), 'PAGE');
-    await server.waitForLog('reloading: templates/page.txt changed');
-    await server.waitForLog(/Reloaded: workers now \d+[\s\S]*Reloaded: workers now \d+/);
-    assert.equal((await get(server.port, '/')).body, 'two PAGE');
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    [
+      '--chdir',
+      dir,
+      '--pythonpath',
+      lib,
+      'app:application',
+      '--reload',
+      '--reload-extra-file',
+      'templates/page.txt',
+    ],
+    async (server) => {
+      // app.py, lib/helper.py and the template: the stdlib (json, os) and nodicorn's own modules are not watched.
+      assert.match(server.log(), /--reload: watching 3 files in 3 directories/);
+      assert.equal((await get(server.port, '/')).body, 'one page');
+      writeFileSync(join(lib, 'helper.py'), 'WORD = "two"\n');
+      await server.waitForLog('reloading: lib/helper.py changed');
+      await server.waitForLog(/Reloaded: workers now \d+/);
+      assert.equal((await get(server.port, '/')).body, 'two page');
+      writeFileSync(join(dir, 'templates', 'page.txt'), 'PAGE');
+      await server.waitForLog('reloading: templates/page.txt changed');
+      await server.waitForLog(/Reloaded: workers now \d+[\s\S]*Reloaded: workers now \d+/);
+      assert.equal((await get(server.port, '/')).body, 'two PAGE');
+    },
+  );
 });
 
 test('--reload watches a module the app imports only on its first request (as Django does its views)', async () => {
@@ -94,8 +91,7 @@ test('--reload watches a module the app imports only on its first request (as Dj
       '',
     ].join('\n'),
   );
-  const server = await startNodicorn(['--chdir', dir, 'lazy:application', '--reload']);
-  try {
+  await withNodicorn(['--chdir', dir, 'lazy:application', '--reload'], async (server) => {
     assert.match(server.log(), /--reload: watching 1 files in 1 directories/);
     assert.equal((await get(server.port, '/')).body, 'one'); // imports views.py, reported after this request
     await server.waitForLog('--reload: now watching views.py');
@@ -103,9 +99,7 @@ test('--reload watches a module the app imports only on its first request (as Dj
     await server.waitForLog('reloading: views.py changed');
     await server.waitForLog(/Reloaded: workers now \d+/);
     assert.equal((await get(server.port, '/')).body, 'two');
-  } finally {
-    await server.stop();
-  }
+  });
 });
 
 test("--reload is not Gunicorn's, also under --preload: a save that cannot be imported leaves the old workers serving, the next good one is served", async () => {

@@ -1,13 +1,13 @@
 /**
  * Signals to the whole process group (systemd's default KillMode=control-group, `tini -g`,
  * `kill -- -PGID`, a terminal's Ctrl-C): the Python workers get them too, and must leave the drain to
- * Node. The server runs in a process group of its own (`detached`), signalled as `-pid`.
+ * Node. The server's whole process group is signalled (`signalGroup`), as `-pid`.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { get, runLoad, STALE_CONNECTION } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
-import { startNodicorn } from '../helpers/server.js';
+import { startNodicorn, withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 
@@ -22,7 +22,7 @@ describe('signals to the whole process group', () => {
     test(`${signal} to the process group under load: every request in flight or queued is served, exit 0`, async (t) => {
       const server = await startNodicorn(
         ['--chdir', PY, 'faults:application', '-w', '2', '--graceful-timeout', '30'],
-        { detached: true },
+        { signalGroup: true },
       );
       const workers = await pids(server.port, 10);
       const stopLoad = new AbortController();
@@ -69,16 +69,13 @@ describe('signals to the whole process group', () => {
   test('a worker sent TERM, INT or HUP alone ignores it: it finishes its request and goes on serving', async () => {
     // A worker cannot tell a signal sent to it alone from one sent to its whole group, so it ignores
     // both; Node decides when workers stop (HUP or TTOU to the server, --max-requests).
-    const server = await startNodicorn(['--chdir', PY, 'faults:application', '-w', '1']);
-    try {
+    await withNodicorn(['--chdir', PY, 'faults:application', '-w', '1'], async (server) => {
       const pid = Number((await get(server.port, '/pid')).body);
       const slow = get(server.port, '/sleep/0.3');
       for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.kill(pid, signal);
       assert.deepEqual(await slow, { ...(await slow), status: 200, body: 'slept' });
       assert.equal(Number((await get(server.port, '/pid')).body), pid);
       assert.doesNotMatch(server.log(), /exited/);
-    } finally {
-      await server.stop();
-    }
+    });
   });
 });

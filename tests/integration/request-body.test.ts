@@ -14,7 +14,7 @@ import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
 import { memoryKiB } from '../helpers/processes.js';
 import { rawRequest } from '../helpers/raw-http.js';
-import { startNodicorn } from '../helpers/server.js';
+import { startNodicorn, withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 
@@ -59,44 +59,35 @@ function trickle(
 
 describe('--body-timeout', () => {
   test('a body trickled a byte per 100 ms gets 408 and the connection closes; others are served meanwhile', async () => {
-    const server = await startNodicorn([
-      '--chdir',
-      PY,
-      'bodies:application',
-      '-w',
-      '2',
-      '--body-timeout',
-      '1',
-    ]);
-    try {
-      const slow = trickle(
-        server.port,
-        'POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n',
-        Buffer.alloc(1000, 0x61),
-        100,
-      );
-      // A second client, served while the first one trickles.
-      const normal = await get(server.port, '/');
-      assert.equal(normal.status, 200);
-      const result = await slow;
-      assert.match(result.text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
-      assert.match(result.text, /\r\nConnection: close\r\n/i);
-      assert.ok(result.closed, 'the server closed the connection');
-      assert.ok(result.sent < 1000, `the whole body went through (${result.sent} bytes)`);
-      // The server lives on.
-      assert.deepEqual(await get(server.port, '/'), {
-        ...(await get(server.port, '/')),
-        status: 200,
-        body: 'ok',
-      });
-    } finally {
-      await server.stop();
-    }
+    await withNodicorn(
+      ['--chdir', PY, 'bodies:application', '-w', '2', '--body-timeout', '1'],
+      async (server) => {
+        const slow = trickle(
+          server.port,
+          'POST /digest HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n',
+          Buffer.alloc(1000, 0x61),
+          100,
+        );
+        // A second client, served while the first one trickles.
+        const normal = await get(server.port, '/');
+        assert.equal(normal.status, 200);
+        const result = await slow;
+        assert.match(result.text, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+        assert.match(result.text, /\r\nConnection: close\r\n/i);
+        assert.ok(result.closed, 'the server closed the connection');
+        assert.ok(result.sent < 1000, `the whole body went through (${result.sent} bytes)`);
+        // The server lives on.
+        assert.deepEqual(await get(server.port, '/'), {
+          ...(await get(server.port, '/')),
+          status: 200,
+          body: 'ok',
+        });
+      },
+    );
   });
 
   test('a silent chunked body gets 408 too', async () => {
-    const server = await startNodicorn(['--chdir', PY, 'bodies:application', '--body-timeout', '0.5']);
-    try {
+    await withNodicorn(['--chdir', PY, 'bodies:application', '--body-timeout', '0.5'], async (server) => {
       const result = await rawRequest(
         server.port,
         'POST /digest HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n',
@@ -104,16 +95,13 @@ describe('--body-timeout', () => {
       );
       assert.match(result.text, /^HTTP\/1\.1 408 /);
       assert.ok(result.closedByServer);
-    } finally {
-      await server.stop();
-    }
+    });
   });
 });
 
 describe('received bodies are coalesced', () => {
   test('a chunked body of 100,000 one-byte chunks costs the master little memory and arrives exact', async (t) => {
-    const server = await startNodicorn(['--chdir', PY, 'bodies:application', '-w', '1']);
-    try {
+    await withNodicorn(['--chdir', PY, 'bodies:application', '-w', '1'], async (server) => {
       assert.equal((await get(server.port, '/')).status, 200);
       const n = 100_000;
       const body = Buffer.alloc(n);
@@ -133,39 +121,37 @@ describe('received bodies are coalesced', () => {
       assert.ok(result.text.endsWith(`\r\n\r\n${n} ${sha}`), result.text.slice(-120));
       t.diagnostic(`master RSS ${before} KiB before, peak ${peak} KiB (+${peak - before} KiB)`);
       assert.ok(peak - before < 16 * 1024, `the master grew by ${peak - before} KiB for ${n} chunks`);
-    } finally {
-      await server.stop();
-    }
+    });
   });
 
   test('spooled bodies (Content-Length and chunked, past --body-memory-limit) arrive exact', async () => {
-    const server = await startNodicorn(['--chdir', PY, 'bodies:application', '--body-memory-limit', '1024']);
-    try {
-      const body = Buffer.alloc(300_000);
-      for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 256;
-      const expected = `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
-      const sized = await fetch(`${server.url}/digest`, { method: 'POST', body });
-      assert.equal(await sized.text(), expected);
-      const chunked = await fetch(`${server.url}/digest`, {
-        method: 'POST',
-        body: new Blob([body]).stream(),
-        duplex: 'half',
-      } as RequestInit);
-      assert.equal(await chunked.text(), expected);
-      // At the limit stays in memory, one byte more is spooled: both exact.
-      for (const size of [1024, 1025]) {
-        const response = await fetch(`${server.url}/digest`, {
+    await withNodicorn(
+      ['--chdir', PY, 'bodies:application', '--body-memory-limit', '1024'],
+      async (server) => {
+        const body = Buffer.alloc(300_000);
+        for (let i = 0; i < body.length; i++) body[i] = (i * 7) % 256;
+        const expected = `${body.length} ${createHash('sha256').update(body).digest('hex')}`;
+        const sized = await fetch(`${server.url}/digest`, { method: 'POST', body });
+        assert.equal(await sized.text(), expected);
+        const chunked = await fetch(`${server.url}/digest`, {
           method: 'POST',
-          body: body.subarray(0, size),
-        });
-        assert.equal(
-          await response.text(),
-          `${size} ${createHash('sha256').update(body.subarray(0, size)).digest('hex')}`,
-        );
-      }
-    } finally {
-      await server.stop();
-    }
+          body: new Blob([body]).stream(),
+          duplex: 'half',
+        } as RequestInit);
+        assert.equal(await chunked.text(), expected);
+        // At the limit stays in memory, one byte more is spooled: both exact.
+        for (const size of [1024, 1025]) {
+          const response = await fetch(`${server.url}/digest`, {
+            method: 'POST',
+            body: body.subarray(0, size),
+          });
+          assert.equal(
+            await response.text(),
+            `${size} ${createHash('sha256').update(body.subarray(0, size)).digest('hex')}`,
+          );
+        }
+      },
+    );
   });
 });
 

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { repoRoot } from '../helpers/paths.js';
+import { until } from '../helpers/processes.js';
 import { rawRequest, statuses } from '../helpers/raw-http.js';
 import { type RunningNodicorn, startNodicorn } from '../helpers/server.js';
 
@@ -132,14 +133,12 @@ test('close() is called after a normal response and when the client disconnects 
     });
     socket.on('close', () => resolve());
   });
-  const deadline = Date.now() + 5000;
   let count = 0;
-  while (
-    (count = Number((await get(server.port, '/closed-count')).body)) < before + 2 &&
-    Date.now() < deadline
-  ) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await until(
+    async () => (count = Number((await get(server.port, '/closed-count')).body)) >= before + 2,
+    'two more close() calls',
+    5000,
+  );
   assert.equal(count, before + 2);
 });
 

@@ -4,13 +4,18 @@ import dgram from 'node:dgram';
 import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
+import { Progress } from '../helpers/processes.js';
 import { startNodicorn } from '../helpers/server.js';
 
 /** A StatsD server: every packet received, and the lines in them. */
 async function statsdServer() {
   const socket = dgram.createSocket('udp4');
   const packets: string[] = [];
-  socket.on('message', (m) => packets.push(m.toString('ascii')));
+  const progress = new Progress();
+  socket.on('message', (m) => {
+    packets.push(m.toString('ascii'));
+    progress.notify();
+  });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   const lines = () => packets.flatMap((p) => p.split('\n'));
   /** The sum of a counter's values, over every line received. */
@@ -18,10 +23,8 @@ async function statsdServer() {
     lines()
       .filter((l) => l.startsWith(`${name}:`))
       .reduce((sum, l) => sum + Number(l.slice(name.length + 1).split('|')[0]), 0);
-  const until = async (check: () => boolean) => {
-    for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 25));
-    assert.ok(check(), `not received; lines so far:\n${lines().join('\n')}`);
-  };
+  const until = (check: () => boolean) =>
+    progress.until(check, () => `a line; lines so far:\n${lines().join('\n')}`, 5000);
   return {
     port: (socket.address() as { port: number }).port,
     packets,

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { test } from 'node:test';
 import { repoRoot } from '../helpers/paths.js';
-import { startNodicorn } from '../helpers/server.js';
+import { withNodicorn } from '../helpers/server.js';
 import { makeCertificate } from '../helpers/tls.js';
 
 const { cert, key } = makeCertificate();
@@ -28,40 +28,34 @@ function getJson(
 }
 
 test('HTTPS: the app sees wsgi.url_scheme https', async () => {
-  const server = await startNodicorn([
-    '--certfile',
-    cert,
-    '--keyfile',
-    key,
-    `${repoRoot}dist/examples/echo.js:app`,
-  ]);
-  try {
-    assert.match(server.log(), /Listening at: https:\/\/127\.0\.0\.1:\d+/);
-    const { environ } = await getJson(server.port);
-    assert.equal(environ['wsgi.url_scheme'], 'https');
-    assert.equal(environ.PATH_INFO, '/tls');
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    ['--certfile', cert, '--keyfile', key, `${repoRoot}dist/examples/echo.js:app`],
+    async (server) => {
+      assert.match(server.log(), /Listening at: https:\/\/127\.0\.0\.1:\d+/);
+      const { environ } = await getJson(server.port);
+      assert.equal(environ['wsgi.url_scheme'], 'https');
+      assert.equal(environ.PATH_INFO, '/tls');
+    },
+  );
 });
 
 test('--cert-reqs 2: a client without a certificate is refused, one with a trusted certificate served', async () => {
-  const server = await startNodicorn([
-    '--certfile',
-    cert,
-    '--keyfile',
-    key,
-    '--ca-certs',
-    cert,
-    '--cert-reqs',
-    '2',
-    `${repoRoot}dist/examples/echo.js:app`,
-  ]);
-  try {
-    await assert.rejects(getJson(server.port));
-    const { environ } = await getJson(server.port, { cert: readFileSync(cert), key: readFileSync(key) });
-    assert.equal(environ['wsgi.url_scheme'], 'https');
-  } finally {
-    await server.stop();
-  }
+  await withNodicorn(
+    [
+      '--certfile',
+      cert,
+      '--keyfile',
+      key,
+      '--ca-certs',
+      cert,
+      '--cert-reqs',
+      '2',
+      `${repoRoot}dist/examples/echo.js:app`,
+    ],
+    async (server) => {
+      await assert.rejects(getJson(server.port));
+      const { environ } = await getJson(server.port, { cert: readFileSync(cert), key: readFileSync(key) });
+      assert.equal(environ['wsgi.url_scheme'], 'https');
+    },
+  );
 });

@@ -8,13 +8,12 @@ import { LINE_CONTINUES } from '../../src/bridge/output-lines.js';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
 import { memoryKiB } from '../helpers/processes.js';
-import { startNodicorn } from '../helpers/server.js';
+import { withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 
 test('20 MB of app output without a newline: other requests succeed meanwhile, the master stays small', async (t) => {
-  const server = await startNodicorn(['--chdir', PY, 'bodies:application', '-w', '2']);
-  try {
+  await withNodicorn(['--chdir', PY, 'bodies:application', '-w', '2'], async (server) => {
     assert.equal((await get(server.port, '/')).status, 200);
     const size = 20 * 1024 * 1024;
     const before = memoryKiB(server.process.pid!, 'VmRSS');
@@ -47,7 +46,5 @@ test('20 MB of app output without a newline: other requests succeed meanwhile, t
     await done;
     const marked = server.log().split(`${LINE_CONTINUES}\n`).length - 1;
     assert.ok(marked >= size / 65536 - 1, `${marked} marked lines`);
-  } finally {
-    await server.stop();
-  }
+  });
 });

@@ -1,11 +1,23 @@
-/** Spool files for request bodies: the nameless kind, the named fallback, and what a dead process left. */
+/**
+ * Receiving request bodies before any worker sees them (src/server/request-body.ts): in memory or spooled
+ * past the memory limit, exact whatever the chunking; 413, 408, 400 for what a client does wrong; and the
+ * spool files: the nameless kind, the named fallback, and what a dead process left.
+ */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { openSpool, removeStaleSpools } from '../../../src/server/request-body.js';
+import {
+  NO_BODY,
+  openSpool,
+  type ReceivedBody,
+  receiveBody,
+  removeStaleSpools,
+} from '../../../src/server/request-body.js';
+import type { ServerRequest } from '../../../src/server/response-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spool-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,5 +61,134 @@ describe('removeStaleSpools', () => {
     assert.deepEqual(readdirSync(dir).sort(), [`nodicorn-${process.pid}-b`, 'nodicorn-body-c']);
     rmSync(join(dir, `nodicorn-${process.pid}-b`), { recursive: true });
     rmSync(join(dir, 'nodicorn-body-c'), { recursive: true });
+  });
+});
+
+/** A request whose body the test sends: a real stream (pause and resume work), trailers settable. */
+function fakeRequest(trailers: string[] = []) {
+  const stream = new PassThrough();
+  return Object.assign(stream, { rawTrailers: trailers }) as unknown as ServerRequest & PassThrough;
+}
+
+/** Sends `body` in pieces of `size` bytes, then ends it. */
+function send(req: PassThrough, body: Buffer, size: number): void {
+  for (let at = 0; at < body.length; at += size) req.write(body.subarray(at, at + size));
+  req.end();
+}
+
+function pattern(n: number): Buffer {
+  const data = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) data[i] = (i * 7 + (i >> 8)) % 256;
+  return data;
+}
+
+/** The bytes of a received body, and the body disposed of. */
+async function bytesOf(body: ReceivedBody): Promise<Buffer> {
+  if (body.kind === 'memory') return body.data ?? Buffer.alloc(0);
+  const data = readFileSync(body.path);
+  assert.equal(data.length, body.length);
+  await body.dispose();
+  return data;
+}
+
+const status = (expected: number, message?: RegExp) => (error: { status?: number; message?: string }) => {
+  assert.equal(error.status, expected);
+  if (message !== undefined) assert.match(error.message ?? '', message);
+  return true;
+};
+
+describe('receiveBody', () => {
+  test('no body: NO_BODY at once, the stream untouched', async () => {
+    assert.equal(await receiveBody(fakeRequest(), 0, 100, 100), NO_BODY);
+  });
+
+  test('a Content-Length body in memory: exact, however many chunks it came in', async () => {
+    const body = pattern(100_000);
+    const req = fakeRequest();
+    const received = receiveBody(req, body.length, 0, 1024 * 1024);
+    send(req, body, 10);
+    const got = await received;
+    assert.equal(got.kind, 'memory');
+    assert.ok((await bytesOf(got)).equals(body));
+  });
+
+  test('a chunked body in memory: exact, from many small chunks', async () => {
+    const body = pattern(150_000);
+    const req = fakeRequest();
+    const received = receiveBody(req, -1, 0, 1024 * 1024);
+    send(req, body, 1000);
+    const got = await received;
+    assert.equal(got.kind, 'memory');
+    assert.ok((await bytesOf(got)).equals(body));
+  });
+
+  test('past the memory limit a chunked body goes to a file; at the limit it stays in memory', async () => {
+    for (const [size, kind] of [
+      [4096, 'memory'],
+      [4097, 'file'],
+      [300_000, 'file'],
+    ] as const) {
+      const body = pattern(size);
+      const req = fakeRequest();
+      const received = receiveBody(req, -1, 0, 4096);
+      send(req, body, 777);
+      const got = await received;
+      assert.equal(got.kind, kind, `${size} bytes`);
+      assert.ok((await bytesOf(got)).equals(body), `${size} bytes`);
+    }
+  });
+
+  test('a declared length past the memory limit is spooled from its first byte, to a nameless file', async () => {
+    const body = pattern(200_000);
+    const req = fakeRequest();
+    const received = receiveBody(req, body.length, 0, 1000);
+    send(req, body, 65_536);
+    const got = await received;
+    assert.equal(got.kind, 'file');
+    assert.match((got as { path: string }).path, new RegExp(`^/proc/${process.pid}/fd/\\d+$`));
+    assert.ok((await bytesOf(got)).equals(body));
+  });
+
+  test('past the body limit: 413, in memory and while spooling; 0 means no limit', async () => {
+    for (const memoryLimit of [1024 * 1024, 100]) {
+      const req = fakeRequest();
+      const received = receiveBody(req, -1, 1000, memoryLimit);
+      send(req, pattern(1001), 100);
+      await assert.rejects(received, status(413, /larger than 1000 bytes/));
+    }
+    const req = fakeRequest();
+    const received = receiveBody(req, -1, 0, 1024 * 1024);
+    send(req, pattern(500_000), 65_536);
+    assert.equal((await bytesOf(await received)).length, 500_000);
+  });
+
+  test('a client that sends nothing within the body timeout: 408', async () => {
+    const req = fakeRequest();
+    const received = receiveBody(req, 10, 0, 1024, 0.05);
+    req.write('abc');
+    await assert.rejects(received, status(408, /slower than 64 KiB per 0.05 s/));
+  });
+
+  test('a framing field in the trailers: 400; other trailers pass', async () => {
+    const bad = fakeRequest(['Transfer-Encoding', 'chunked']);
+    const refused = receiveBody(bad, -1, 0, 1024);
+    send(bad, Buffer.from('abc'), 1);
+    await assert.rejects(refused, status(400, /"Transfer-Encoding" is not allowed in a trailer/));
+    const good = fakeRequest(['X-Digest', 'abc']);
+    const accepted = receiveBody(good, -1, 0, 1024);
+    send(good, Buffer.from('abc'), 1);
+    assert.equal((await bytesOf(await accepted)).toString(), 'abc');
+  });
+
+  test('a client that leaves mid-body: 400; a stream error: that error', async () => {
+    const left = fakeRequest();
+    const aborted = receiveBody(left, 1000, 0, 100);
+    left.write(pattern(500));
+    left.emit('aborted');
+    await assert.rejects(aborted, status(400, /closed the connection/));
+    const broken = fakeRequest();
+    const failed = receiveBody(broken, -1, 0, 1024);
+    broken.destroy(new Error('socket broke'));
+    await assert.rejects(failed, /socket broke/);
   });
 });

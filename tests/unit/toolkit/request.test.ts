@@ -1,13 +1,8 @@
-/** Request views (headers, query, cookies, JSON, forms, multipart, limits), responses and gzip, via the test client. */
+/** Request views (src/toolkit/request.ts): headers, query, cookies, JSON, forms, limits, via the test client. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { gunzipSync } from 'node:zlib';
 import type { WsgiApp } from '../../../src/contract/types.js';
 import { request } from '../../../src/testing/client.js';
-import { gzip } from '../../../src/toolkit/gzip.js';
 import { serveHttpErrors } from '../../../src/toolkit/http-errors.js';
 import { Request } from '../../../src/toolkit/request.js';
 import { Response } from '../../../src/toolkit/response.js';
@@ -95,56 +90,4 @@ test('forms: urlencoded and multipart with a file; 413 past the body limit', asy
   const small = viewing((r) => r.text(), { maxBodySize: 10 });
   assert.equal((await request(small, { body: 'x'.repeat(11) })).statusCode, 413);
   assert.equal((await request(small, { body: 'x'.repeat(10) })).json(), 'x'.repeat(10));
-});
-
-test('responses: streaming bodies with close(), files through wsgi.file_wrapper, redirects', async () => {
-  let closed = false;
-  const stream = new Response({
-    *[Symbol.iterator]() {
-      yield 'a';
-      yield new Uint8Array([98]);
-    },
-    close() {
-      closed = true;
-    },
-  });
-  const streamed = await request(stream);
-  assert.equal(streamed.text(), 'ab');
-  assert.equal(streamed.header('Content-Length'), null);
-  assert.ok(closed);
-  const dir = mkdtempSync(join(tmpdir(), 'nodicorn-response-'));
-  writeFileSync(join(dir, 'f.bin'), 'file bytes');
-  const file = new Response((environ) => environ['wsgi.file_wrapper']!({ path: join(dir, 'f.bin') }));
-  assert.equal((await request(file)).text(), 'file bytes');
-  const redirect = await request(Response.redirect('/elsewhere', 303));
-  assert.equal(redirect.status, '303 See Other');
-  assert.equal(redirect.header('Location'), '/elsewhere');
-});
-
-test('gzip: compressed when accepted and worth it, untouched otherwise', async () => {
-  const big = 'compress me '.repeat(200);
-  const app = gzip()(new Response(big, { headers: [['Content-Type', 'text/plain']] }));
-  const zipped = await request(app, { headers: { 'Accept-Encoding': 'gzip, br' } });
-  assert.equal(zipped.header('Content-Encoding'), 'gzip');
-  assert.equal(zipped.header('Vary'), 'Accept-Encoding');
-  assert.equal(gunzipSync(zipped.body).toString(), big);
-  assert.equal(Number(zipped.header('Content-Length')), zipped.body.length);
-  const plain = await request(app, { headers: { 'Accept-Encoding': 'identity' } });
-  assert.equal(plain.header('Content-Encoding'), null);
-  assert.equal(plain.text(), big);
-  const refused = await request(app, { headers: { 'Accept-Encoding': 'gzip;q=0' } });
-  assert.equal(refused.header('Content-Encoding'), null);
-  const tiny = await request(gzip()(new Response('hi', { headers: [['Content-Type', 'text/plain']] })), {
-    headers: { 'Accept-Encoding': 'gzip' },
-  });
-  assert.equal(tiny.header('Content-Encoding'), null);
-});
-
-test('204 and 304 responses carry no Content-Length (RFC 9110 §8.6)', async () => {
-  for (const status of [204, 304]) {
-    const res = await request(new Response(null, { status }));
-    assert.equal(res.statusCode, status);
-    assert.equal(res.header('Content-Length'), null, String(status));
-  }
-  assert.equal((await request(new Response(null, { status: 200 }))).header('Content-Length'), '0');
 });
