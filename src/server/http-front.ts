@@ -19,7 +19,13 @@ import type { ProxyTrust } from '../http/forwarded.js';
 import type { Logger } from '../observability/logger.js';
 import { type AcceptOptions, Acceptor, acceptRequest } from './accept-request.js';
 import type { Backend } from './backend.js';
-import { connectionFacts, setConnectionFacts, unixFacts } from './connection-facts.js';
+import {
+  type BoundAddress,
+  boundAddress,
+  connectionFacts,
+  setConnectionFacts,
+  unixFacts,
+} from './connection-facts.js';
 import { pipelineOf } from './pipeline.js';
 import { requireProxyHeader } from './proxy-protocol.js';
 import { publishRefused } from './request-records.js';
@@ -63,7 +69,12 @@ const H2_MAX_CONCURRENT_STREAMS = 100;
 export function createFront(backend: Backend, options: FrontOptions, log: Logger, unixPath = ''): Front {
   const { limits, source } = options;
   const acceptor = new Acceptor(backend, options, log);
-  const factsOf = unixPath === '' ? connectionFacts : (socket: Socket) => unixFacts(socket, unixPath);
+  // Known once listening: the one address this front is bound to, unless it is a wildcard.
+  let bound: BoundAddress | null = null;
+  const factsOf =
+    unixPath === ''
+      ? (socket: Socket) => connectionFacts(socket, bound)
+      : (socket: Socket) => unixFacts(socket, unixPath);
 
   const serve = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) =>
     acceptRequest(acceptor, req, res, factsOf(req.socket), req.url!, options, expectsContinue);
@@ -88,6 +99,9 @@ export function createFront(backend: Backend, options: FrontOptions, log: Logger
     server = h2.server;
     sessions = h2.sessions;
   }
+  server.once('listening', () => {
+    bound = boundAddress(server.address());
+  });
   // One more than the limit, so a request over it is seen (node:http silently drops the excess).
   (server as http.Server).maxHeadersCount = limits.fields + 1;
   if (sessions === null) {
