@@ -1,5 +1,6 @@
 /** Every setting nodicorn has, declared once. `docs/settings.md` and `--help` are generated from this. */
 
+import { FRONTS_DOC, type FrontCount, frontCount } from '../fronts/count.js';
 import {
   DEFAULT_FORWARDED_TRUST,
   FORWARDED_FAMILIES,
@@ -374,6 +375,15 @@ export const SETTINGS = {
     doc: 'Threads per Python worker; each runs one request at a time.',
     default: 1,
     parse: integer(1, 1024),
+  }),
+  fronts: defineSetting({
+    key: 'fronts',
+    flag: '--fronts',
+    meta: 'N|auto',
+    section: 'Worker processes',
+    doc: FRONTS_DOC,
+    default: 'auto' as FrontCount,
+    parse: frontCount,
   }),
   timeout: defineSetting({
     key: 'timeout',
