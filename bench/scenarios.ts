@@ -101,13 +101,15 @@ export function scenarios(c: Concurrency, at?: NodicornBuild): Scenario[] {
   const hello = { method: 'GET', path: '/' } as const;
   const stream1m = sized(1 << 20, 'y', 'streamed');
   const servers = (app: PythonApp) => pythonServers(app, c, at);
+  // Two front processes beside nodicorn's default, where docs/benchmarks.md models when a second pays.
+  const twoFronts = (app: PythonApp) => pythonServers(app, c, at, 2);
   return [
-    { name: 'hello', request: hello, check: bodyIs(HELLO), servers: servers(seed) },
+    { name: 'hello', request: hello, check: bodyIs(HELLO), servers: twoFronts(seed) },
     {
       name: 'hello, Connection: close',
       request: { ...hello, headers: { Connection: 'close' } },
       check: bodyIs(HELLO),
-      servers: servers(seed),
+      servers: twoFronts(seed),
     },
     {
       name: 'hello, 50 slow clients',
@@ -132,6 +134,7 @@ export function scenarios(c: Concurrency, at?: NodicornBuild): Scenario[] {
       servers: [
         nodicornTypeScript('dist/examples/hello.js'),
         ...(at === undefined ? [] : [nodicornTypeScript('dist/examples/hello.js', at)]),
+        nodicornTypeScript('dist/examples/hello.js', undefined, 2),
         ceiling,
       ],
     },
@@ -139,7 +142,7 @@ export function scenarios(c: Concurrency, at?: NodicornBuild): Scenario[] {
       name: 'Flask JSON',
       request: { method: 'GET', path: '/json' },
       check: jsonHello,
-      servers: servers(flask),
+      servers: twoFronts(flask),
     },
     {
       name: 'Django JSON',
