@@ -197,7 +197,13 @@ class Primary {
       this.#addresses.push(socket.address);
     }
     if (settings.metrics_bind === '') return;
-    const server = http.createServer((req, res) => void this.#answerMetrics(req, res));
+    const server = http.createServer((req, res) =>
+      this.#answerMetrics(req, res).catch((error: unknown) => {
+        this.#log.error(`/metrics failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('metrics failed\n');
+      }),
+    );
     this.#metricsServer = server;
     this.#addresses.push(
       `${await listen(server, parseBind(settings.metrics_bind), 'http', socketFile)}/metrics`,

@@ -379,7 +379,7 @@ export const SETTINGS = {
   fronts: defineSetting({
     key: 'fronts',
     flag: '--fronts',
-    meta: 'N|auto',
+    meta: 'N',
     section: 'Worker processes',
     doc: FRONTS_DOC,
     default: 'auto' as FrontCount,

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -421,6 +421,59 @@ describe('--fronts', () => {
       for (const answer of answers) assert.ok(after.includes(Number(answer.split(' ')[0])), answer);
     } finally {
       await server.stop();
+    }
+  });
+
+  test('a config file with fronts: 2: server hooks run once, in the primary; pre_request and post_request in the fronts; one pid file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nodicorn-fronts-'));
+    const events = join(dir, 'events');
+    const pidfile = join(dir, 'nodicorn.pid');
+    writeFileSync(
+      join(dir, 'nodicorn.config.mjs'),
+      `import { appendFileSync } from 'node:fs';
+const record = (hook, more = {}) => appendFileSync(${JSON.stringify(events)}, JSON.stringify({ hook, pid: process.pid, ...more }) + '\\n');
+export default {
+  fronts: 2,
+  workers: 2,
+  on_starting: () => record('on_starting'),
+  when_ready: (server) => record('when_ready', { server: server.pid, workers: server.workers.length }),
+  on_reload: () => record('on_reload'),
+  post_request: (environ, status) => record('post_request', { status }),
+  on_exit: (server) => record('on_exit', { server: server.pid }),
+};
+`,
+    );
+    const recorded = () =>
+      (existsSync(events) ? readFileSync(events, 'utf8').trim().split('\n') : []).map(
+        (line) => JSON.parse(line) as { hook: string; pid: number; server?: number; workers?: number },
+      );
+    const server = await start(['--pid', pidfile], { cwd: dir });
+    const primary = server.process.pid!;
+    try {
+      const fronts = await frontsInOrder(server);
+      assert.equal(readFileSync(pidfile, 'utf8'), `${primary}\n`);
+      const answers = await askUntil(server.port, sawFronts(2));
+      server.process.kill('SIGHUP');
+      await server.waitForLog(/(Reloaded: workers now [\s\S]*){2}/, 60_000);
+      assert.equal(await server.stop(), 0);
+      const all = recorded();
+      const once = (hook: string) => {
+        const found = all.filter((e) => e.hook === hook);
+        assert.equal(found.length, 1, `${hook}: ${JSON.stringify(all)}`);
+        assert.equal(found[0]!.pid, primary, hook);
+        return found[0]!;
+      };
+      once('on_starting');
+      assert.deepEqual(once('when_ready'), { hook: 'when_ready', pid: primary, server: primary, workers: 2 });
+      once('on_reload');
+      once('on_exit');
+      const posts = all.filter((e) => e.hook === 'post_request');
+      assert.equal(posts.length, answers.length);
+      assert.deepEqual(new Set(posts.map((e) => e.pid)), new Set(fronts));
+      assert.equal(existsSync(pidfile), false, 'the pid file is left');
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
