@@ -19,24 +19,31 @@ export function frontCount(text: string): FrontCount {
 }
 
 /**
- * The rule behind `auto`, from the measurements in docs/benchmarks.md: one front (one Node thread) speaks
- * HTTP for about one core's worth of Python workers on the cheapest apps; a second front pays once there
- * are cores for both fronts and for the workers they feed.
+ * The share of a request's server CPU spent in its front, for the lightest framework app the bench runs
+ * (Flask JSON on this project's 2-core VM: about 76 µs in the front, 121 µs in the worker;
+ * docs/benchmarks.md). Lighter apps give the front more, real apps (a database, templates) less.
  */
-export const CORES_PER_FRONT = 4;
+export const FRONT_SHARE = 0.4;
 
-export const FRONTS_DOC = `Front processes: each accepts connections on the shared sockets, speaks HTTP and runs its share of the -w workers (or its own copy of a TypeScript app), under one primary process that holds the signals, the pid file, the logs and /metrics. 'auto' runs one front per ${CORES_PER_FRONT} cores (and never more fronts than Python workers), so one on machines with fewer cores, where a second front does not pay (docs/benchmarks.md has the model).`;
+export const FRONTS_DOC = `Front processes (a number, or auto): each accepts connections on the shared sockets, speaks HTTP and runs its share of the -w workers (or its own copy of a TypeScript app), under one primary process that holds the signals, the pid file, the logs and /metrics. 'auto' gives a Python app one front per core's worth of front work: ${FRONT_SHARE} of the cores its workers can keep busy, rounded (one on up to 3 cores; docs/benchmarks.md has the model); a TypeScript app one, as more would split its in-memory state.`;
 
-/** The number of fronts to run: `setting` itself, or what `auto` makes of `cores` and the app. */
+/**
+ * The number of fronts to run: `setting` itself, or what `auto` makes of `cores` and the app. One front is
+ * one thread, so it speaks HTTP for one core's worth of requests at most; past that the next one pays.
+ */
 export function chooseFronts(
   setting: FrontCount,
   cores: number,
   app: { readonly python: boolean; readonly workers: number },
 ): number {
   if (setting !== 'auto') return setting;
-  const byCores = Math.floor(cores / CORES_PER_FRONT);
-  // Each front needs a worker of its own; an in-process (TypeScript) app has no workers to share out.
-  return Math.max(1, app.python ? Math.min(byCores, app.workers) : byCores);
+  // An in-process app keeps its state in its process: more fronts would split it, so only when asked.
+  if (!app.python) return 1;
+  // The cores the fronts can keep busy: their share of all cores, or of what the workers (each a core at
+  // most, doing the other part of the work) let through.
+  const frontCores = Math.min(cores * FRONT_SHARE, (app.workers * FRONT_SHARE) / (1 - FRONT_SHARE));
+  // Each front needs a worker of its own.
+  return Math.max(1, Math.min(app.workers, Math.round(frontCores)));
 }
 
 /** `total` workers over `fronts` fronts, as evenly as can be, the first fronts taking one more. */

@@ -31,7 +31,7 @@ export class FrontLink {
   /** Whether the server has subscribed to the stopping signals yet (it does once its workers are up). */
   #serving = false;
   /** Relayed signals that came before the server subscribed to them (while the workers boot). */
-  readonly #early: RelayedSignal[] = [];
+  #early: RelayedSignal[] = [];
   #start: StartMessage | null = null;
   #name = '';
   #onStart: ((start: StartMessage) => void) | null = null;
@@ -75,14 +75,9 @@ export class FrontLink {
     const handlers = this.#handlers.get(signal) ?? new Set();
     this.#handlers.set(signal, handlers.add(handler));
     if (STOPPING.includes(signal)) this.#serving = true;
-    for (
-      let i = this.#early.indexOf(signal as RelayedSignal);
-      i !== -1;
-      i = this.#early.indexOf(signal as RelayedSignal)
-    ) {
-      this.#early.splice(i, 1);
-      queueMicrotask(handler);
-    }
+    const early = this.#early.filter((s) => s === signal);
+    this.#early = this.#early.filter((s) => s !== signal);
+    for (const _ of early) queueMicrotask(handler);
     return () => handlers.delete(handler);
   }
 
@@ -128,7 +123,8 @@ export class FrontLink {
     this.#serve = (message) => {
       if (message.t !== 'scrape') return;
       void (async () => {
-        const text = metrics === undefined ? null : await metrics.render();
+        // A scrape that fails leaves this front's metrics out; the primary's answer goes on.
+        const text = metrics === undefined ? null : await Promise.resolve(metrics.render()).catch(() => null);
         this.#send({
           t: 'scraped',
           id: message.id,

@@ -101,6 +101,8 @@ class Primary {
   #restarts = 0;
   #serving = false;
   #stopping = false;
+  /** What the fronts are sent to stop: SIGTERM or SIGINT (drain), SIGQUIT (at once). */
+  #stopSignal: NodeJS.Signals = 'SIGTERM';
   readonly #events: Event[] = [];
   #wake: (() => void) | null = null;
   readonly #info: ServerInfo;
@@ -114,7 +116,7 @@ class Primary {
     this.#shares = shareOut(total, fronts);
     this.#maxShares = shareOut(settings.max_workers, fronts);
     this.#failures = new Array<number>(fronts).fill(0);
-    const fronts_ = this.#fronts;
+    const current = this.#fronts;
     const addresses = () => this.#addresses;
     this.#info = {
       pid: process.pid,
@@ -123,7 +125,7 @@ class Primary {
       },
       settings,
       get workers() {
-        return fronts_.flatMap((front) => (front.state === 'gone' ? [] : front.workers));
+        return current.flatMap((front) => (front.state === 'gone' ? [] : front.workers));
       },
     };
   }
@@ -176,8 +178,6 @@ class Primary {
     await awaitHook(this.#log, 'on_exit', settings.on_exit, settings.graceful_timeout * 1000, this.#info);
     return 0;
   }
-
-  #stopSignal: NodeJS.Signals = 'SIGTERM';
 
   /** The sockets the fronts listen on, bound here; then /metrics, which the primary serves itself. */
   async #bind(): Promise<void> {

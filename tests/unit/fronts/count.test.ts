@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  CORES_PER_FRONT,
   chooseFronts,
+  FRONT_SHARE,
   frontCount,
   frontForFewer,
   frontForMore,
@@ -20,18 +20,25 @@ test('--fronts takes auto or a number of fronts', () => {
     assert.throws(() => frontCount(bad), /expected auto or a number from 1 to 64/, bad);
 });
 
-test('auto: one front per CORES_PER_FRONT cores, never more than the Python workers, at least one', () => {
+test("auto: a Python app gets its fronts' share of the cores its workers can keep busy, rounded", () => {
   const python = (workers: number) => ({ python: true, workers });
+  assert.equal(FRONT_SHARE, 0.4);
+  // This 2-core machine: 0.8 of a core of front work, one front (a second costs Flask JSON 17 %).
+  assert.equal(chooseFronts('auto', 2, python(2)), 1);
   assert.equal(chooseFronts('auto', 1, python(4)), 1);
-  assert.equal(chooseFronts('auto', 2, python(4)), 1);
-  assert.equal(chooseFronts('auto', CORES_PER_FRONT, python(8)), 1);
-  assert.equal(chooseFronts('auto', 2 * CORES_PER_FRONT, python(8)), 2);
-  assert.equal(chooseFronts('auto', 8 * CORES_PER_FRONT, python(3)), 3);
-  assert.equal(chooseFronts('auto', 8 * CORES_PER_FRONT, python(1)), 1);
-  // An in-process app has no workers to share out: the cores alone decide.
-  assert.equal(chooseFronts('auto', 4 * CORES_PER_FRONT, { python: false, workers: 1 }), 4);
+  assert.equal(chooseFronts('auto', 3, python(7)), 1);
+  assert.equal(chooseFronts('auto', 4, python(4)), 2);
+  assert.equal(chooseFronts('auto', 8, python(17)), 3);
+  assert.equal(chooseFronts('auto', 16, python(33)), 6);
+  // Few workers cap the work the fronts get, whatever the cores.
+  assert.equal(chooseFronts('auto', 16, python(2)), 1);
+  assert.equal(chooseFronts('auto', 16, python(4)), 3);
+  assert.equal(chooseFronts('auto', 64, python(1)), 1);
+  // An in-process app keeps one unless asked: more fronts would split its in-memory state.
+  assert.equal(chooseFronts('auto', 64, { python: false, workers: 1 }), 1);
   // A number is taken as given.
   assert.equal(chooseFronts(3, 1, python(1)), 3);
+  assert.equal(chooseFronts(2, 2, { python: false, workers: 1 }), 2);
 });
 
 test('workers are shared out evenly, the first fronts taking one more', () => {
