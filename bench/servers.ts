@@ -24,9 +24,10 @@ export interface Requirement {
 /**
  * `nodicorn` is measured; the others are compared with it. Ratios are reported against every server, and
  * called out against the `baseline` (Gunicorn sync, what users move from), the `ceiling` and the
- * `reference` (nodicorn built from another git ref, `--baseline REF`).
+ * `reference` (nodicorn built from another git ref, `--baseline REF`). A `variant` is nodicorn itself with
+ * another setting than its default (`--fronts 2`), measured beside it.
  */
-export type Role = 'nodicorn' | 'reference' | 'peer' | 'baseline' | 'ceiling';
+export type Role = 'nodicorn' | 'reference' | 'variant' | 'peer' | 'baseline' | 'ceiling';
 
 /** nodicorn built from another git ref (bench/baseline.ts): where its tree is, and what to call it. */
 export interface NodicornBuild {
@@ -115,14 +116,24 @@ const versionAt = (at: NodicornBuild) => (): string => {
   return `nodicorn ${pkg.version} at ${at.ref} (${at.sha}) on node ${process.version}`;
 };
 
+/** `--fronts N` as a variant's flags and name; none for nodicorn as it runs by default (`--fronts auto`). */
+const frontsFlag = (fronts: number | undefined) => (fronts === undefined ? [] : ['--fronts', String(fronts)]);
+const frontsName = (fronts: number | undefined) => (fronts === undefined ? '' : ` --fronts ${fronts}`);
+
 /**
  * nodicorn serving a Python app from worker processes, run as a user runs it; with `at`, the nodicorn
- * built from another git ref, same app and flags (role `reference`).
+ * built from another git ref, same app and flags (role `reference`); with `fronts`, this nodicorn with
+ * that many front processes (role `variant`).
  */
-export function nodicornPython(app: PythonApp, c: Concurrency, at?: NodicornBuild): ServerSpec {
+export function nodicornPython(
+  app: PythonApp,
+  c: Concurrency,
+  at?: NodicornBuild,
+  fronts?: number,
+): ServerSpec {
   return {
-    name: `nodicorn${at === undefined ? '' : `@${at.ref}`} -w ${c.workers}${c.threads > 1 ? ` --threads ${c.threads}` : ''}`,
-    role: at === undefined ? 'nodicorn' : 'reference',
+    name: `nodicorn${at === undefined ? '' : `@${at.ref}`} -w ${c.workers}${c.threads > 1 ? ` --threads ${c.threads}` : ''}${frontsName(fronts)}`,
+    role: at !== undefined ? 'reference' : fronts !== undefined ? 'variant' : 'nodicorn',
     command: nodicornCommand(
       [
         '--chdir',
@@ -134,6 +145,7 @@ export function nodicornPython(app: PythonApp, c: Concurrency, at?: NodicornBuil
         String(c.threads),
         '--python',
         PYTHON,
+        ...frontsFlag(fronts),
       ],
       at,
     ),
@@ -147,12 +159,12 @@ export function nodicornPython(app: PythonApp, c: Concurrency, at?: NodicornBuil
  * nodicorn serving a TypeScript app in-process (compiled, so no loader runs in the measurement); with
  * `at`, the nodicorn built from another git ref serving that build's own compiled `file`.
  */
-export function nodicornTypeScript(file: string, at?: NodicornBuild): ServerSpec {
+export function nodicornTypeScript(file: string, at?: NodicornBuild, fronts?: number): ServerSpec {
   if (at === undefined)
     return {
-      name: 'nodicorn (TypeScript app)',
-      role: 'nodicorn',
-      command: nodicornCommand([`${file}:app`]),
+      name: `nodicorn (TypeScript app)${frontsName(fronts)}`,
+      role: fronts === undefined ? 'nodicorn' : 'variant',
+      command: nodicornCommand([`${file}:app`, ...frontsFlag(fronts)]),
       needs: [...NODICORN, built(file)],
       version: nodicornVersion,
     };
@@ -258,16 +270,19 @@ export function waitress(app: PythonApp, c: Concurrency): ServerSpec {
 
 /**
  * Every server for a Python app: nodicorn first, then nodicorn built from `at` if given (so the two run
- * back to back in every round), the baseline, the peers and the ceiling.
+ * back to back in every round), nodicorn with `fronts` front processes if given, the baseline, the peers
+ * and the ceiling.
  */
 export function pythonServers(
   app: PythonApp,
   c: Concurrency,
   at?: NodicornBuild,
+  fronts?: number,
 ): [ServerSpec, ...ServerSpec[]] {
   return [
     nodicornPython(app, c),
     ...(at === undefined ? [] : [nodicornPython(app, c, at)]),
+    ...(fronts === undefined ? [] : [nodicornPython(app, c, undefined, fronts)]),
     gunicorn('sync', app, c),
     gunicorn('gthread', app, c),
     uwsgi(app, c),

@@ -29,6 +29,7 @@ export const LAYERS = [
   ['settings'], //       the registry, parsers, config files, gunicorn.conf.py name mapping, app references
   ['bridge'], //         the Python side seen from TS: frame protocol, worker process, fork server, dispatch
   ['supervisor'], //     restart policy (pure) and its shell, reload watcher, the Python backend
+  ['fronts'], //         --fronts: the primary that binds and forks front processes, and a front's link to it
   ['toolkit'], //        writing TS WSGI apps: request/response views, router, middleware
   ['testing', 'adapters'], // calling apps without a server; Fetch and Node (req, res) adapters
   ['cli'], //            main(), argv from the registry, help and generated docs

@@ -4,11 +4,16 @@
  * lifecycle actions (signal handlers only enqueue; the work happens here).
  */
 import { chownSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readGunicornConfNames } from '../bridge/read-gunicorn-conf.js';
 import { IdentityError, SettingError } from '../errors/registry.js';
+import { chooseFronts } from '../fronts/count.js';
+import { FrontLink } from '../fronts/front.js';
+import { runPrimary } from '../fronts/primary.js';
 import { LogFile } from '../observability/log-file.js';
 import { createLogger, type Logger, type LogSink } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import type { ProcessIo } from '../observability/process-io.js';
 import { parseStatsdAddress, StatsdClient, subscribeStatsdProcess } from '../observability/statsd.js';
 import type { Backend } from '../server/backend.js';
 import { DeferredBackend } from '../server/deferred-backend.js';
@@ -24,13 +29,7 @@ import { type Resolved, resolveSettings } from '../settings/resolve.js';
 import { helpText } from './help.js';
 import { loadTypeScriptApp } from './load-ts-app.js';
 
-export interface CliIo {
-  readonly stdout: LogSink;
-  readonly stderr: LogSink;
-  readonly cwd: string;
-  /** Subscribes to process signals; returns an unsubscribe function. */
-  readonly onSignal: (signal: NodeJS.Signals, handler: () => void) => () => void;
-}
+export type CliIo = ProcessIo;
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -72,6 +71,18 @@ async function createBackend(
 function shown(value: unknown): string {
   if (typeof value === 'function') return `<function ${value.name || 'anonymous'}>`;
   return Array.isArray(value) ? value.join(',') : String(value);
+}
+
+/** Gunicorn's USR1: reopen the log files (logrotate renames them, then signals); also while draining. */
+function reopenLogFiles(files: readonly LogFile[], log: Logger): void {
+  for (const file of files) {
+    try {
+      file.reopen();
+    } catch (error) {
+      log.error(`cannot reopen ${file.path}: ${(error as Error).message}; still writing to the old file`);
+    }
+  }
+  log.info('Handling signal: usr1; log files reopened');
 }
 
 /** A log destination: the given stream for '-', else a file SIGUSR1 can reopen. */
@@ -144,7 +155,9 @@ export async function main(
     io.stderr.write(`nodicorn: error: ${error.message}\n`);
     return 2;
   }
-  const { settings } = resolved;
+  // One front of several (src/fronts/): the primary hands over its sockets and this front's share.
+  const link = FrontLink.of(env, io);
+  const settings = link === null ? resolved.settings : await link.handoff(resolved.settings);
   let identity: Identity;
   try {
     identity = resolveIdentity(settings.user, settings.group);
@@ -169,7 +182,31 @@ export async function main(
   }
   for (const warning of resolved.warnings) log.warning(warning);
   try {
-    return await serve(ref, settings, log, io, { files, accessLogSink, workerHooks, identity });
+    const fronts =
+      link === null
+        ? chooseFronts(settings.fronts, availableParallelism(), {
+            python: ref.kind === 'python',
+            workers: settings.workers,
+          })
+        : 1;
+    if (fronts > 1)
+      return await runPrimary({
+        fronts,
+        argv,
+        env,
+        cwd: io.cwd,
+        settings,
+        log,
+        version: version(),
+        stdout: io.stdout,
+        accessLogSink,
+        reopen: () => reopenLogFiles(files, log),
+        onSignal: io.onSignal,
+        socketOwner: identity,
+        python: ref.kind === 'python',
+      });
+    const extras = { files, accessLogSink, workerHooks, identity, ...(link === null ? {} : { link }) };
+    return await serve(ref, settings, log, link?.io ?? io, extras);
   } finally {
     await Promise.all(files.map((file) => file.close()));
   }
@@ -189,11 +226,13 @@ async function serve(
     accessLogSink: LogSink | undefined;
     workerHooks: WorkerHooks | undefined;
     identity: Identity;
+    /** Set when this process is one front of several (src/fronts/front.ts). */
+    link?: FrontLink;
   },
 ): Promise<number> {
-  const { identity } = extras;
+  const { identity, link } = extras;
   if (settings.proc_name !== '') process.title = `nodicorn: master [${settings.proc_name}]`;
-  log.info(`Starting nodicorn ${version()}`);
+  if (link === undefined) log.info(`Starting nodicorn ${version()}`);
   // Gunicorn's on_starting: a failure stops the start, before anything was loaded.
   try {
     if (settings.on_starting !== null) await settings.on_starting(settings);
@@ -219,7 +258,10 @@ async function serve(
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(settings, gate, log, {
-      ...(metrics === undefined ? {} : { metrics, metricsBind: settings.metrics_bind }),
+      ...(metrics === undefined ? {} : { metrics }),
+      // A front's metrics go to the primary, which serves /metrics for all of them.
+      ...(metrics === undefined || link !== undefined ? {} : { metricsBind: settings.metrics_bind }),
+      ...(link === undefined ? {} : { sockets: link.sockets }),
       ...(extras.accessLogSink === undefined ? {} : { accessLogSink: extras.accessLogSink }),
       ...(statsd === undefined ? {} : { statsd }),
       accessLogFormat: settings.access_log_format,
@@ -278,17 +320,7 @@ async function serve(
   };
   // Handlers go in before the ready line: a supervisor may signal as soon as it reads it, and SIGTTIN's
   // default action would stop the process.
-  // Gunicorn's USR1: reopen the log files (logrotate renames them, then signals); also while draining.
-  const offUsr1 = io.onSignal('SIGUSR1', () => {
-    for (const file of extras.files) {
-      try {
-        file.reopen();
-      } catch (error) {
-        log.error(`cannot reopen ${file.path}: ${(error as Error).message}; still writing to the old file`);
-      }
-    }
-    log.info('Handling signal: usr1; log files reopened');
-  });
+  const offUsr1 = io.onSignal('SIGUSR1', () => reopenLogFiles(extras.files, log));
   const exited = new Promise<number>((resolve) => {
     const unsubscribe: Array<() => void> = [];
     const stop = (graceMs: number, why: string) => {
@@ -326,7 +358,8 @@ async function serve(
         );
     }
   });
-  for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
+  if (link !== undefined) link.ready(backend, metrics, () => info.workers);
+  else for (const address of server.addresses) log.info(`Listening at: ${address} (${process.pid})`);
   callHook(log, 'when_ready', settings.when_ready, info);
   const code = await exited;
   offUsr1();

@@ -1,6 +1,8 @@
 /** Listening addresses: parsing Gunicorn-style bind strings and listening on them. */
+import { lookup } from 'node:dns/promises';
 import { chownSync, lstatSync, unlinkSync } from 'node:fs';
-import type { Server } from 'node:net';
+import net, { type AddressInfo, type Server } from 'node:net';
+import { getSystemErrorMap } from 'node:util';
 import { BindError } from '../errors/registry.js';
 
 export type Bind =
@@ -58,6 +60,25 @@ export interface SocketFileOptions {
   readonly gid?: number;
 }
 
+/** How a bound socket is logged: `http://127.0.0.1:8000`, `http://[::1]:8000`, `unix:PATH`, `fd://N`. */
+function addressText(bind: Bind, address: AddressInfo | string | null, scheme: string): string {
+  // An inherited Unix socket (systemd's ListenStream=PATH) has no name Node can tell: say which fd.
+  if (bind.kind === 'fd' && (address === null || typeof address === 'string')) return `fd://${bind.fd}`;
+  if (bind.kind === 'unix' || address === null || typeof address === 'string')
+    return `unix:${bind.kind === 'unix' ? bind.path : address}`;
+  return `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/** The umask in force while a `unix:` socket file is made: --umask, and --socket-mode through it. */
+function socketUmask(socketFile: SocketFileOptions): number {
+  return socketFile.umask | (0o777 & ~(socketFile.mode ?? 0o777));
+}
+
+function ownSocketFile(path: string, socketFile: SocketFileOptions): void {
+  if (socketFile.uid !== undefined || socketFile.gid !== undefined)
+    chownSync(path, socketFile.uid ?? -1, socketFile.gid ?? -1);
+}
+
 /** Listens and returns the address as a URL-ish string for the log (`http://127.0.0.1:8000`). */
 export function listen(
   server: Server,
@@ -71,15 +92,7 @@ export function listen(
     server.once('error', onError);
     const done = () => {
       server.off('error', onError);
-      const address = server.address();
-      // An inherited Unix socket (systemd's ListenStream=PATH) has no name Node can tell: say which fd.
-      if (bind.kind === 'fd' && (address === null || typeof address === 'string')) resolve(`fd://${bind.fd}`);
-      else if (bind.kind === 'unix' || address === null || typeof address === 'string')
-        resolve(`unix:${bind.kind === 'unix' ? bind.path : address}`);
-      else
-        resolve(
-          `${scheme}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
-        );
+      resolve(addressText(bind, server.address(), scheme));
     };
     if (bind.kind === 'fd') {
       server.listen({ fd: bind.fd }, done);
@@ -90,12 +103,11 @@ export function listen(
       // anyone may connect). Not Gunicorn's 0777: Unix-socket peers are trusted for proxy headers, so
       // only the server's user and group (the proxy's, as deployed) may connect by default. The file
       // belongs to the --user/--group the server runs as.
-      const previous = process.umask(socketFile.umask | (0o777 & ~(socketFile.mode ?? 0o777)));
+      const previous = process.umask(socketUmask(socketFile));
       try {
         server.listen({ path: bind.path, backlog }, () => {
           try {
-            if (socketFile.uid !== undefined || socketFile.gid !== undefined)
-              chownSync(bind.path, socketFile.uid ?? -1, socketFile.gid ?? -1);
+            ownSocketFile(bind.path, socketFile);
           } catch (error) {
             server.off('error', onError);
             server.close();
@@ -120,4 +132,92 @@ function removeStaleSocket(path: string): void {
   } catch {
     // nothing there
   }
+}
+
+/**
+ * A socket bound but not listening, made by one process for others to listen on (the primary of several
+ * fronts, src/fronts/): node:cluster's way for its SCHED_NONE policy. Only the processes that listen on
+ * it accept connections, each from the one queue the kernel keeps for the socket, with nothing between.
+ */
+export interface BoundSocket {
+  /** A libuv TCP or Pipe handle: what `child.send(message, handle)` passes on and `server.listen` takes. */
+  readonly handle: object;
+  /** As logged (`http://127.0.0.1:8000`, `unix:PATH`, `fd://N`). */
+  readonly address: string;
+  /** For a `unix:` bind, its path (SERVER_NAME of its requests), else ''. */
+  readonly unixPath: string;
+}
+
+interface ServerHandle {
+  getsockname?(out: Record<string, unknown>): number;
+  close(): void;
+}
+type CreateServerHandle = (
+  address: string | null,
+  port: number | null,
+  addressType: number | null,
+  fd?: number,
+) => ServerHandle | number;
+/** node:net's own binding step (what server.listen() does before listening), exported for node:cluster. */
+const createServerHandle = (net as unknown as { _createServerHandle: CreateServerHandle })
+  ._createServerHandle;
+
+function bindError(errno: number, what: string): Error {
+  const [code, message] = getSystemErrorMap().get(errno) ?? ['UNKNOWN', 'unknown error'];
+  return Object.assign(new Error(`listen ${code}: ${message} ${what}`), { code, errno, syscall: 'listen' });
+}
+
+/** Binds `bind` as listen() would (the same socket file rules), without listening: see BoundSocket. */
+export async function bindSocket(
+  bind: Bind,
+  scheme = 'http',
+  socketFile: SocketFileOptions = { umask: 0 },
+): Promise<BoundSocket> {
+  let handle: ServerHandle | number;
+  let what: string;
+  if (bind.kind === 'fd') {
+    what = `fd://${bind.fd}`;
+    handle = createServerHandle(null, null, null, bind.fd);
+  } else if (bind.kind === 'unix') {
+    what = bind.path;
+    removeStaleSocket(bind.path);
+    const previous = process.umask(socketUmask(socketFile));
+    try {
+      handle = createServerHandle(bind.path, -1, -1);
+    } finally {
+      process.umask(previous);
+    }
+    if (typeof handle !== 'number')
+      try {
+        ownSocketFile(bind.path, socketFile);
+      } catch (error) {
+        handle.close();
+        throw error;
+      }
+  } else {
+    what = `${bind.host}:${bind.port}`;
+    // As server.listen() does: a name is looked up, and its first address is bound.
+    const found = net.isIP(bind.host) === 0 ? await lookup(bind.host) : null;
+    const host = found?.address ?? bind.host;
+    handle = createServerHandle(host, bind.port, found?.family ?? net.isIP(host));
+  }
+  if (typeof handle === 'number') throw bindError(handle, what);
+  const name: Record<string, unknown> = {};
+  const tcp = handle.getsockname?.(name) === 0 && typeof name.port === 'number';
+  return {
+    handle,
+    address: addressText(bind, tcp ? (name as unknown as AddressInfo) : null, scheme),
+    unixPath: bind.kind === 'unix' ? bind.path : '',
+  };
+}
+
+/** Listens on a socket another process bound (BoundSocket); resolves with its address as logged. */
+export function listenOn(server: Server, socket: BoundSocket, backlog = 2048): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socket.handle, backlog, () => {
+      server.off('error', reject);
+      resolve(socket.address);
+    });
+  });
 }

@@ -9,7 +9,14 @@ import { type Metrics, subscribeMetrics } from '../observability/metrics.js';
 import { RateLimitedLog } from '../observability/rate-limited.js';
 import { type StatsdClient, subscribeStatsdRequests } from '../observability/statsd.js';
 import type { Backend } from './backend.js';
-import { activatedSockets, listen, parseBind, type SocketFileOptions } from './binds.js';
+import {
+  activatedSockets,
+  type BoundSocket,
+  listen,
+  listenOn,
+  parseBind,
+  type SocketFileOptions,
+} from './binds.js';
 import { connectionCap, openDescriptors, openFileLimit } from './fd-limit.js';
 import { type PostRequest, type PreRequest, subscribePostRequest } from './hooks.js';
 import { createFront, type Front } from './http-front.js';
@@ -120,6 +127,8 @@ export interface ServerExtras {
   readonly socketOwner?: { readonly uid?: number; readonly gid?: number };
   /** Where StatsD request metrics go (`--statsd-host`; the process metrics are subscribed by the caller). */
   readonly statsd?: StatsdClient;
+  /** Sockets another process bound, listened on in place of --bind (one front of several, src/fronts/). */
+  readonly sockets?: readonly BoundSocket[];
 }
 
 export async function startServer(
@@ -172,10 +181,15 @@ export async function startServer(
   const fronts: Front[] = [];
   const addresses: string[] = [];
   try {
-    const activated = activatedSockets(process.env, process.pid);
+    for (const socket of extras.sockets ?? []) {
+      const front = createFront(backend, options, log, socket.unixPath);
+      fronts.push(front);
+      addresses.push(await listenOn(front.server, socket, settings.backlog));
+    }
+    const activated = extras.sockets === undefined ? activatedSockets(process.env, process.pid) : [];
     if (activated.length > 0)
       log.info(`Using ${activated.length} socket(s) from systemd (LISTEN_FDS) instead of --bind`);
-    for (const text of activated.length > 0 ? activated : settings.bind) {
+    for (const text of extras.sockets !== undefined ? [] : activated.length > 0 ? activated : settings.bind) {
       const bind = parseBind(text);
       const front = createFront(backend, options, log, bind.kind === 'unix' ? bind.path : '');
       fronts.push(front);

@@ -11,6 +11,7 @@ import { GUNICORN_FORMAT } from '../observability/access-log.js';
 import { LOG_LEVELS } from '../observability/logger.js';
 import { parseStatsdAddress } from '../observability/statsd.js';
 import type { OnStarting, PostRequest, PreRequest, ServerHook, WorkerHook } from '../server/hooks.js';
+import { FRONTS_DOC, type FrontCount, frontCount } from './front-count.js';
 import {
   boolean,
   defineSetting,
@@ -374,6 +375,15 @@ export const SETTINGS = {
     doc: 'Threads per Python worker; each runs one request at a time.',
     default: 1,
     parse: integer(1, 1024),
+  }),
+  fronts: defineSetting({
+    key: 'fronts',
+    flag: '--fronts',
+    meta: 'N',
+    section: 'Worker processes',
+    doc: FRONTS_DOC,
+    default: 'auto' as FrontCount,
+    parse: frontCount,
   }),
   timeout: defineSetting({
     key: 'timeout',

@@ -143,7 +143,11 @@ export const GUNICORN_SETTINGS: Readonly<Record<string, GunicornSetting>> = {
     'wsgi.file_wrapper files always go from the worker to Node with os.sendfile.',
     'any',
   ),
-  reuse_port: unsupported('--reuse-port', 'Node 20 cannot set SO_REUSEPORT on a listening socket.', [false]),
+  reuse_port: unsupported(
+    '--reuse-port',
+    'Node 20 cannot set SO_REUSEPORT on a listening socket; --fronts N has N front processes accept on one shared socket instead.',
+    [false],
+  ),
   chdir: mapped('--chdir', 'chdir'),
   daemon: notApplicable(
     '-D, --daemon',

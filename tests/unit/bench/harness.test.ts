@@ -57,8 +57,25 @@ test('--only and --server take comma lists; "gunicorn-sync" is "gunicorn sync"; 
   assert.ok(!picked.some((s) => s.name === 'Flask JSON'));
   assert.deepEqual(
     picked.find((s) => s.name === 'hello')!.servers.map((s) => s.name),
-    ['nodicorn -w 2', 'gunicorn sync -w 2', 'bare node:http'],
+    ['nodicorn -w 2', 'nodicorn -w 2 --fronts 2', 'gunicorn sync -w 2', 'bare node:http'],
   );
+});
+
+test('two front processes run beside the default where the model of fronts is measured', () => {
+  const all = scenarios({ workers: 2, threads: 1 });
+  for (const s of all) {
+    const variants = s.servers.filter((spec) => spec.role === 'variant');
+    const measured = ['hello', 'hello, Connection: close', 'TypeScript hello', 'Flask JSON'].includes(s.name);
+    assert.equal(variants.length, measured ? 1 : 0, s.name);
+    if (!measured) continue;
+    const [nodicorn] = s.servers;
+    assert.deepEqual(variants[0]!.command(8000).args, [
+      ...nodicorn.command(8000).args.slice(0, -4),
+      '--fronts',
+      '2',
+      ...nodicorn.command(8000).args.slice(-4),
+    ]);
+  }
 });
 
 test('--baseline: nodicorn@REF runs next to nodicorn from its own tree, with the same app and flags', () => {
