@@ -65,7 +65,13 @@ test('two front processes run beside the default where the model of fronts is me
   const all = scenarios({ workers: 2, threads: 1 });
   for (const s of all) {
     const variants = s.servers.filter((spec) => spec.role === 'variant');
-    const measured = ['hello', 'hello, Connection: close', 'TypeScript hello', 'Flask JSON'].includes(s.name);
+    const measured = [
+      'hello',
+      'hello, Connection: close',
+      'TypeScript hello',
+      'TypeScript hello, Connection: close',
+      'Flask JSON',
+    ].includes(s.name);
     assert.equal(variants.length, measured ? 1 : 0, s.name);
     if (!measured) continue;
     const [nodicorn] = s.servers;
