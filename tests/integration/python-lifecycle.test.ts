@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { describe, test } from 'node:test';
+import { FLOW_MS } from '../../src/bridge/dispatch-queue.js';
 import { get, loadUnderWay } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
 import { memoryKiB, namelessFiles, pythonWorkers, until } from '../helpers/processes.js';
+import { metricsPort, parsePrometheus } from '../helpers/prometheus.js';
 import { withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
@@ -128,13 +130,24 @@ describe('worker recycling and concurrency', () => {
 
 describe('dispatch', () => {
   test('a slow request does not hold up the requests behind it while another worker is free', async () => {
-    await withNodicorn(['--chdir', PY, 'faults:application', '-w', '2'], async (server) => {
+    const args = ['--chdir', PY, 'faults:application', '-w', '2', '--metrics-bind', '127.0.0.1:0'];
+    await withNodicorn(args, async (server) => {
+      // Both workers ready first: on a loaded machine the second may boot slower than the slow request runs.
+      const metrics = await metricsPort(server);
+      await until(
+        async () =>
+          parsePrometheus((await get(metrics, '/metrics')).body).get('nodicorn_workers{state="idle"}') === 2,
+        'both workers ready',
+      );
       let slowDone = false;
       const slow = get(server.port, '/announced-sleep/3').then((r) => {
         slowDone = true;
         return r;
       });
       await server.waitForLog('sleeping 3 in'); // the slow request is running on one worker
+      // The pool's rule: a worker whose request has run past FLOW_MS is handed nothing more (in its first
+      // FLOW_MS a request may still be batched behind it; see dispatch-queue.ts). Past it, then:
+      await new Promise((r) => setTimeout(r, 5 * FLOW_MS));
       const fast = await Promise.all(
         Array.from({ length: 20 }, () =>
           get(server.port, '/sleep/0').then((r) => ({ status: r.status, beforeSlow: !slowDone })),
