@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { get } from '../helpers/load.js';
 import { fixtures } from '../helpers/paths.js';
 import { pythonWorkers, until } from '../helpers/processes.js';
-import { withNodicorn } from '../helpers/server.js';
+import { type RunningNodicorn, withNodicorn } from '../helpers/server.js';
 
 const PY = `${fixtures}python`;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -20,6 +20,22 @@ function versionedApp(version: string): { dir: string; file: string } {
   const file = join(dir, 'VERSION');
   writeFileSync(file, version);
   return { dir, file };
+}
+
+/** The bodies of 10 requests in a row: which generations of the app answer. */
+async function answers(server: RunningNodicorn): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < 10; i++) seen.add((await get(server.port, '/')).body);
+  return seen;
+}
+
+/** Until two workers run and every answer is `body` (the newest generation). */
+function untilOnly(server: RunningNodicorn, body: string): Promise<void> {
+  return until(
+    async () => pythonWorkers(server).length === 2 && [...(await answers(server))].join() === body,
+    `${body} only`,
+    30_000,
+  );
 }
 
 test('10 × (TTIN, TTOU) 10 ms apart on -w 2 ends with exactly 2 workers', async () => {
@@ -61,18 +77,9 @@ test('3 SIGHUPs 0.2 s apart while the new code takes 1 s to import: 2 workers, a
         await pause(200);
       }
       await server.waitForLog(/Reloaded: workers now \d+/, 30_000);
-      const answers = async () => {
-        const seen = new Set<string>();
-        for (let i = 0; i < 10; i++) seen.add((await get(server.port, '/')).body);
-        return seen;
-      };
-      await until(
-        async () => pythonWorkers(server).length === 2 && [...(await answers())].join() === 'v3',
-        'v3 only',
-        30_000,
-      );
+      await untilOnly(server, 'v3');
       // Serving went on throughout: every request was answered by some generation.
-      assert.deepEqual([...(await answers())], ['v3']);
+      assert.deepEqual([...(await answers(server))], ['v3']);
     },
     {
       env: { VERSION_FILE: file, SLOW_BOOT: '1' },
@@ -106,17 +113,8 @@ test('--reload: two saves 0.6 s apart while the app takes 1 s to import: 2 worke
       save('v3');
       await server.waitForLog(/reloading: app\.py changed[\s\S]*reloading: app\.py changed/, 30_000);
       await server.waitForLog(/Reloaded: workers now \d+/, 30_000);
-      const answers = async () => {
-        const seen = new Set<string>();
-        for (let i = 0; i < 10; i++) seen.add((await get(server.port, '/')).body);
-        return seen;
-      };
-      await until(
-        async () => pythonWorkers(server).length === 2 && [...(await answers())].join() === 'v3',
-        'v3 only',
-        30_000,
-      );
-      assert.deepEqual([...(await answers())], ['v3']);
+      await untilOnly(server, 'v3');
+      assert.deepEqual([...(await answers(server))], ['v3']);
       assert.equal(pythonWorkers(server).length, 2);
       assert.doesNotMatch(server.log(), /Handling signal: hup/);
     },
