@@ -20,6 +20,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { plainLink } from './frame-link.js';
 import {
   EXITED,
   encodeFrame,
@@ -170,7 +171,7 @@ class ForkedHost implements WorkerHost {
     socket.on('close', () => {
       if (!this.#server.alive) this.exited(null, null);
     });
-    this.#events?.connected(socket, head);
+    this.#events?.connected(plainLink(socket), head);
   }
 
   forked(pid: number): void {

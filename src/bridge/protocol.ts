@@ -206,15 +206,19 @@ export function decodeHead(payload: Buffer): ResponseHead | null {
 }
 
 /**
- * Splits a byte stream into frames. Frames inside a read are handed on as views of it (no copy); only a
- * frame that spans reads is copied, once, when its last byte arrives. Frames of the types given as
- * `inPieces` (BODY, whose bytes mean the same however they are cut) are never copied: a payload that
- * spans reads is handed on piece by piece as its bytes arrive, each piece a frame of the same type and id.
+ * Splits a byte stream into frames. Frames inside a read are handed on as views of it (no copy), valid
+ * only during `onFrame`: reads may reuse one buffer (frame-link.ts), so a consumer copies what it keeps.
+ * A frame that spans reads is copied as its bytes arrive into memory of its own, allocated once its
+ * length is known. Frames of the types given as `inPieces` (BODY, whose bytes mean the same however they
+ * are cut) are never copied: a payload that spans reads is handed on piece by piece as its bytes arrive,
+ * each piece a frame of the same type and id.
  */
 export class FrameDecoder {
-  /** The start of a frame that spans reads, and how many bytes that frame has in all (0: unknown yet). */
-  #pending: Buffer[] = [];
-  #pendingLength = 0;
+  /** The first bytes of a frame whose header spans reads. */
+  readonly #header = Buffer.alloc(FRAME_HEADER_SIZE);
+  /** A frame that spans reads: its bytes so far (in #header until its length is known), and its size. */
+  #partial: Buffer = this.#header;
+  #partialLength = 0;
   #need = 0;
   /** A payload being handed on in pieces: its frame's type and id, and the bytes still to come. */
   #pieceType = 0;
@@ -236,39 +240,50 @@ export class FrameDecoder {
       if (n === data.length) return;
       data = data.subarray(n);
     }
-    if (this.#pendingLength > 0) {
-      // Complete the spanning frame with just the bytes it still needs; the rest is parsed in place.
-      if (this.#need === 0 && this.#pendingLength + data.length >= FRAME_HEADER_SIZE) {
-        const head = Buffer.concat([...this.#pending, data], FRAME_HEADER_SIZE);
-        this.#need = 4 + head.readUInt32BE(0);
-        if (this.#inPieces.has(head[4]!)) {
-          // A frame head cut by a read: its payload is handed on in pieces from the first byte after it.
-          const rest = data.subarray(FRAME_HEADER_SIZE - this.#pendingLength);
-          this.#pieceType = head[4]!;
-          this.#pieceId = head.readUInt32BE(5);
-          this.#pieceLeft = this.#need - FRAME_HEADER_SIZE;
-          this.#pending = [];
-          this.#pendingLength = 0;
-          this.#need = 0;
+    if (this.#partialLength > 0) {
+      if (this.#need === 0) {
+        // The header is cut: complete it first, then the frame's length and type say what follows.
+        data = data.subarray(this.#take(data, FRAME_HEADER_SIZE));
+        if (this.#partialLength < FRAME_HEADER_SIZE) return;
+        const header = this.#header;
+        const total = 4 + header.readUInt32BE(0);
+        if (this.#inPieces.has(header[4]!)) {
+          // Its payload is handed on in pieces from the first byte after the header.
+          this.#pieceType = header[4]!;
+          this.#pieceId = header.readUInt32BE(5);
+          this.#pieceLeft = total - FRAME_HEADER_SIZE;
+          this.#partialLength = 0;
           if (this.#pieceLeft === 0) onFrame({ type: this.#pieceType, id: this.#pieceId, payload: EMPTY });
-          if (rest.length > 0) this.push(rest, onFrame);
+          if (data.length > 0) this.push(data, onFrame);
           return;
         }
+        this.#begin(total, header);
       }
-      const missing = this.#need === 0 ? data.length : this.#need - this.#pendingLength;
-      if (data.length < missing || this.#need === 0) {
-        this.#pending.push(data);
-        this.#pendingLength += data.length;
-        return;
-      }
-      const frame = Buffer.concat([...this.#pending, data.subarray(0, missing)], this.#need);
-      this.#pending = [];
-      this.#pendingLength = 0;
+      data = data.subarray(this.#take(data, this.#need));
+      if (this.#partialLength < this.#need) return;
+      const frame = this.#partial;
+      this.#partial = this.#header;
+      this.#partialLength = 0;
       this.#need = 0;
-      data = data.subarray(missing);
       onFrame({ type: frame[4]!, id: frame.readUInt32BE(5), payload: frame.subarray(FRAME_HEADER_SIZE) });
     }
     this.#parse(data, onFrame);
+  }
+
+  /** Copies from `data` into the partial frame until it holds `upTo` bytes; returns the bytes taken. */
+  #take(data: Buffer, upTo: number): number {
+    const n = Math.min(upTo - this.#partialLength, data.length);
+    data.copy(this.#partial, this.#partialLength, 0, n);
+    this.#partialLength += n;
+    return n;
+  }
+
+  /** A frame of `total` bytes spans reads; `start` holds its first #partialLength bytes. */
+  #begin(total: number, start: Buffer): void {
+    const frame = Buffer.allocUnsafe(total);
+    start.copy(frame, 0, 0, this.#partialLength);
+    this.#partial = frame;
+    this.#need = total;
   }
 
   /** Frames from the start of `data`, with nothing pending before it. */
@@ -289,8 +304,9 @@ export class FrameDecoder {
           this.#pieceLeft = total - available;
           return;
         }
-        this.#need = total;
-        break;
+        this.#partialLength = available;
+        this.#begin(total, data.subarray(offset));
+        return;
       }
       onFrame({
         type: data[offset + 4]!,
@@ -300,8 +316,9 @@ export class FrameDecoder {
       offset += total;
     }
     if (offset < data.length) {
-      this.#pending = [data.subarray(offset)];
-      this.#pendingLength = data.length - offset;
+      // Less than a header: kept in #header until the next read completes it.
+      this.#partialLength = data.length - offset;
+      data.copy(this.#header, 0, offset);
     }
   }
 }

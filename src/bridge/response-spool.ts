@@ -10,6 +10,7 @@
  */
 import { AnonymousFile } from '../server/anonymous-file.js';
 import type { ResponseWriter } from '../server/response-writer.js';
+import { CopyPool } from './copy-pool.js';
 
 /** What a spool writes to: the parts of ResponseWriter it uses (a fake one in the unit tests). */
 export type SpoolSink = Pick<
@@ -45,8 +46,12 @@ const SOCKET_AHEAD = 256 * 1024;
  */
 const APPEND_AHEAD = 512 * 1024;
 
-/** What all spools share: the global memory ceiling, and one timer that drops clients that stopped. */
+/**
+ * What all spools share: the global memory ceiling, one timer that drops clients that stopped, and the
+ * pool that copies of the worker's bytes come from.
+ */
 export class SpoolBudget {
+  readonly copies = new CopyPool();
   /** Bytes held in memory by every spool. */
   memoryInUse = 0;
   /** Bytes held on disk by every spool. */
@@ -134,17 +139,20 @@ export class ResponseSpool {
     return this.#appending >= APPEND_AHEAD || this.held >= this.#limits.memory + this.#limits.disk;
   }
 
-  /** Takes body bytes from the worker; never blocks, never refuses. */
+  /**
+   * Takes body bytes from the worker; never blocks, never refuses. `chunk` may be a view of a reused
+   * read buffer: what is kept is copied (from the budget's pool for the socket, plainly when held).
+   */
   push(chunk: Buffer): void {
     if (this.#closed) return;
     let rest = chunk;
     if (!this.#waiting && this.held === 0) {
       // The client keeps up (the common case): straight to its socket.
-      const taken = this.#writeOut(rest);
+      const taken = this.#writeOut(rest, true);
       if (taken === rest.length) return;
       rest = rest.subarray(taken);
     }
-    this.#hold(rest);
+    this.#hold(Buffer.from(rest));
   }
 
   /** The worker's response is complete: the writer ends once everything held has gone out. */
@@ -174,20 +182,17 @@ export class ResponseSpool {
     this.#writer.abort();
   }
 
-  /** Writes `chunk` to the client in slices until its socket is full; returns the bytes written. */
-  #writeOut(chunk: Buffer): number {
-    const writer = this.#writer;
-    if (chunk.length <= SLICE) {
-      writer.write(chunk);
-      if (writer.buffered >= SOCKET_AHEAD) this.#wait();
-      return chunk.length;
-    }
+  /**
+   * Writes `chunk` to the client in slices until its socket is full; returns the bytes written. A
+   * `borrowed` chunk is copied first, a slice at a time, into pooled memory released by the write.
+   */
+  #writeOut(chunk: Buffer, borrowed = false): number {
     let at = 0;
     while (at < chunk.length) {
       const piece = chunk.subarray(at, at + SLICE);
       at += piece.length;
-      writer.write(piece);
-      if (writer.buffered >= SOCKET_AHEAD) {
+      this.#send(piece, borrowed);
+      if (this.#writer.buffered >= SOCKET_AHEAD) {
         this.#wait();
         break;
       }
@@ -195,6 +200,16 @@ export class ResponseSpool {
     return at;
   }
 
+  #send(piece: Buffer, borrowed: boolean): void {
+    if (!borrowed) {
+      this.#writer.write(piece);
+      return;
+    }
+    const copy = this.#budget.copies.copy(piece);
+    this.#writer.write(copy.bytes, copy.release);
+  }
+
+  /** Keeps bytes the client's socket cannot take yet; `chunk` is the spool's own (a copy). */
   #hold(chunk: Buffer): void {
     const n = chunk.length;
     const limits = this.#limits;
@@ -204,8 +219,7 @@ export class ResponseSpool {
       this.#memoryBytes + n <= limits.memory &&
       budget.memoryInUse + n <= limits.totalMemory
     ) {
-      // A small view would keep the whole read buffer it came in alive: hold a copy of it instead.
-      this.#memory.push(n * 2 < chunk.buffer.byteLength ? Buffer.from(chunk) : chunk);
+      this.#memory.push(chunk);
       this.#memoryBytes += n;
       budget.memoryInUse += n;
       return;

@@ -9,6 +9,7 @@ import { ResponseHeadError } from '../errors/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { Exchange } from '../server/backend.js';
 import type { ReceivedBody } from '../server/request-body.js';
+import { type FrameLink, linkedPair, plainLink } from './frame-link.js';
 import { OutputLines } from './output-lines.js';
 import {
   BODY,
@@ -90,7 +91,7 @@ export interface WorkerLaunch {
 /** What a WorkerProcess hears from the process it talks to. */
 export interface WorkerHostEvents {
   /** The frame socket, and bytes already read from it (frames that followed a HELLO). */
-  connected(socket: Socket, head: Buffer): void;
+  connected(link: FrameLink, head: Buffer): void;
   /** The app could not be imported for this worker (by a fork server: the worker never existed). */
   loadFailed(traceback: string): void;
   exit(code: number | null, signal: NodeJS.Signals | null): void;
@@ -107,11 +108,16 @@ export interface WorkerHost {
   kill(signal: NodeJS.Signals): void;
 }
 
-/** A worker Node spawns itself: the frame socket is its fd 3, its output goes to the error log. */
+/**
+ * A worker Node spawns itself: the frame socket is its fd 3 (one end of a linked pair, so Node reads into
+ * a reused buffer; spawn's own pipe if the pair cannot be made), its output goes to the error log.
+ */
 export class SpawnedHost implements WorkerHost {
   readonly #launch: WorkerLaunch;
   readonly #age: number;
   #child: ChildProcess | null = null;
+  /** A signal sent while the socket pair was being made: the worker is then never started. */
+  #killedEarly: NodeJS.Signals | null = null;
 
   constructor(launch: WorkerLaunch, age: number) {
     this.#launch = launch;
@@ -123,22 +129,48 @@ export class SpawnedHost implements WorkerHost {
   }
 
   start(events: WorkerHostEvents): void {
+    linkedPair().then(
+      (pair) => this.#spawn(events, pair),
+      () => this.#spawn(events, null),
+    );
+  }
+
+  #spawn(events: WorkerHostEvents, pair: { link: FrameLink; far: Socket } | null): void {
+    if (this.#killedEarly !== null) {
+      pair?.far.destroy();
+      pair?.link.socket.destroy();
+      events.exit(null, this.#killedEarly);
+      return;
+    }
     const launch = this.#launch;
-    const child = spawn(launch.python, [...launch.args, String(this.#age)], {
-      cwd: launch.cwd,
-      env: launch.env,
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-    });
+    let child: ChildProcess;
+    try {
+      child = spawn(launch.python, [...launch.args, String(this.#age)], {
+        cwd: launch.cwd,
+        env: launch.env,
+        stdio: ['ignore', 'pipe', 'pipe', pair?.far ?? 'pipe'],
+      });
+    } catch (error) {
+      pair?.link.socket.destroy();
+      launch.log.error(
+        `cannot start ${launch.python}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+      events.exit(null, null);
+      return;
+    } finally {
+      pair?.far.destroy(); // the child has its own copy of the descriptor
+    }
     this.#child = child;
     // The app's stdout and stderr (and wsgi.errors) go to the error log, whole lines, each stream apart.
     forwardOutput(child, launch.log);
     child.on('error', (error) => launch.log.error(`cannot start ${launch.python}: ${error.message}`));
     child.on('exit', (code, signal) => events.exit(code, signal));
-    events.connected(child.stdio[3] as Socket, EMPTY);
+    events.connected(pair?.link ?? plainLink(child.stdio[3] as Socket), EMPTY);
   }
 
   kill(signal: NodeJS.Signals): void {
-    this.#child?.kill(signal);
+    if (this.#child === null) this.#killedEarly ??= signal;
+    else this.#child.kill(signal);
   }
 }
 
@@ -216,9 +248,10 @@ export class WorkerProcess {
     this.age = age;
     this.#host = host;
     host.start({
-      connected: (socket, head) => {
+      connected: (link, head) => {
+        const socket = link.socket;
         this.#socket = socket;
-        socket.on('data', (chunk: Buffer) => this.#decoder.push(chunk, this.#onFrame));
+        link.read((bytes) => this.#decoder.push(bytes, this.#onFrame));
         socket.on('error', () => {}); // the exit handler reports what matters
         socket.on('close', () => {
           this.#socketClosed = true;
@@ -408,8 +441,11 @@ export class WorkerProcess {
         const headLength = payload.readUInt32BE(0);
         const body = payload.subarray(4 + headLength);
         if (!dispatch.discard && this.#sendHead(dispatch, payload.subarray(4, 4 + headLength), body.length)) {
-          if (body.length <= WHOLE_DIRECT) writer.end(body);
-          else {
+          if (body.length <= WHOLE_DIRECT) {
+            // The frame is a view of a reused read buffer: the socket gets a copy.
+            const copy = this.#launch.spool.copies.copy(body);
+            writer.end(copy.bytes, copy.release);
+          } else {
             // A big body would sit whole in the socket's buffer: it goes out through a spool instead.
             const spool = this.#spoolFor(dispatch);
             dispatch.spool = spool;

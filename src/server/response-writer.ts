@@ -47,6 +47,12 @@ export function reasonPhrase(code: number): string {
   return reasonFor(code, 'Error');
 }
 
+/** Calls `onWritten` now (nothing of the chunk was kept), passing `result` through. */
+function written(onWritten: (() => void) | undefined, result = true): boolean {
+  onWritten?.();
+  return result;
+}
+
 export class ResponseWriter {
   /** True once the status line and headers were handed to node:http. */
   headersSent = false;
@@ -158,14 +164,15 @@ export class ResponseWriter {
 
   /**
    * Queues body bytes. Returns false when the client is behind and the caller should wait for
-   * `waitForDrain()` before writing more.
+   * `waitForDrain()` before writing more. `onWritten`, if given, is called once the chunk's memory is no
+   * longer needed: after the write completed or failed, or at once when nothing is written.
    */
-  write(chunk: Uint8Array): boolean {
-    if (this.done || this.#bodyless) return true;
+  write(chunk: Uint8Array, onWritten?: () => void): boolean {
+    if (this.done || this.#bodyless) return written(onWritten, true);
     const limited = this.#limit(chunk);
-    if (limited === null) return true;
+    if (limited === null) return written(onWritten, true);
     this.bytesSent += limited.byteLength;
-    return this.#res.write(limited);
+    return onWritten === undefined ? this.#res.write(limited) : this.#res.write(limited, onWritten);
   }
 
   /** Resolves when the client has taken what was queued, or the connection is gone. */
@@ -207,9 +214,15 @@ export class ResponseWriter {
     return this.#res;
   }
 
-  /** Completes the response. A body shorter than its Content-Length closes the connection. */
-  end(lastChunk?: Uint8Array): void {
-    if (this.done) return;
+  /**
+   * Completes the response. A body shorter than its Content-Length closes the connection. `onWritten` as
+   * for write().
+   */
+  end(lastChunk?: Uint8Array, onWritten?: () => void): void {
+    if (this.done) {
+      written(onWritten);
+      return;
+    }
     let chunk = lastChunk;
     if (chunk !== undefined && !this.#bodyless) {
       const limited = this.#limit(chunk);
@@ -221,13 +234,20 @@ export class ResponseWriter {
         `${this.#req.method} ${this.#req.url}: the application sent ${this.bytesSent} of the ` +
           `${this.#declared} bytes its Content-Length declared; closing the connection`,
       );
-      if (chunk !== undefined) this.#res.write(chunk);
+      if (chunk !== undefined && onWritten !== undefined) this.#res.write(chunk, onWritten);
+      else {
+        if (chunk !== undefined) this.#res.write(chunk);
+        written(onWritten);
+      }
       this.abort();
       return;
     }
     this.done = true;
-    if (chunk === undefined || this.#bodyless) this.#res.end();
-    else this.#res.end(chunk);
+    if (chunk === undefined || this.#bodyless) {
+      this.#res.end();
+      written(onWritten);
+    } else if (onWritten === undefined) this.#res.end(chunk);
+    else this.#res.end(chunk, onWritten);
     if (this.#mustClose) this.closeAfterExcess();
   }
 

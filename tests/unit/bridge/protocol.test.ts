@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import fc from 'fast-check';
 import {
   decodeHead,
   encodeCredit,
@@ -166,4 +167,48 @@ test('BODY frames in pieces: a payload cut by reads is handed on as views as it 
         `frame ${i + 1} (reads up to ${maxStep})`,
       );
   }
+});
+
+test('reads into one reused buffer (frame-link.ts): every frame and piece is right when each read overwrites the last', () => {
+  const frames = (maxSize: number) =>
+    fc.array(
+      fc.record({ type: fc.constantFrom(0x12, 0x13, 0x14), size: fc.integer({ min: 0, max: maxSize }) }),
+      {
+        minLength: 1,
+        maxLength: 30,
+      },
+    );
+  const cases = fc.oneof(
+    fc.tuple(frames(40), fc.integer({ min: 1, max: 12 })), // headers cut anywhere
+    fc.tuple(frames(70_000), fc.integer({ min: 500, max: 80_000 })),
+  );
+  fc.assert(
+    fc.property(cases, ([specs, readSize]) => {
+      const encoded = specs.map((s, i) =>
+        encodeFrame(s.type, i + 1, Buffer.alloc(s.size, (i * 7 + 1) % 256)),
+      );
+      const stream = Buffer.concat(encoded);
+      const reused = Buffer.alloc(readSize);
+      const decoder = new FrameDecoder(new Set([0x12]));
+      const got = new Map<number, Buffer[]>();
+      for (let at = 0; at < stream.length; at += readSize) {
+        const n = stream.copy(reused, 0, at, at + readSize);
+        decoder.push(reused.subarray(0, n), (f) => {
+          assert.equal(f.type, specs[f.id - 1]!.type);
+          // A consumer copies what it keeps: the payload is only valid during this call.
+          const pieces = got.get(f.id) ?? [];
+          pieces.push(Buffer.from(f.payload));
+          got.set(f.id, pieces);
+        });
+        reused.fill(0xee); // the next read overwrites it
+      }
+      assert.deepEqual(
+        [...got.keys()],
+        encoded.map((_, i) => i + 1),
+      );
+      for (const [i, f] of encoded.entries())
+        assert.ok(Buffer.concat(got.get(i + 1)!).equals(f.subarray(9)), `frame ${i + 1}`);
+    }),
+    { seed: 14, numRuns: 150 },
+  );
 });

@@ -13,6 +13,7 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { plainLink } from '../../../src/bridge/frame-link.js';
 import {
   BODY,
   CANCEL,
@@ -78,7 +79,7 @@ class PlayedWorker implements WorkerHost {
 
   start(events: WorkerHostEvents): void {
     this.#events = events;
-    events.connected(this.#nodeSide, Buffer.alloc(0));
+    events.connected(plainLink(this.#nodeSide), Buffer.alloc(0));
   }
 
   kill(signal: NodeJS.Signals): void {
