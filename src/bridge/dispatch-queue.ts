@@ -168,6 +168,7 @@ export class DispatchQueue {
     dispatch.queued = false;
     dispatch.discard = true;
     if (dispatch.body.kind === 'file') void dispatch.body.dispose();
+    else dispatch.body.release?.();
     dispatch.body = NO_BODY;
     const queue = this.#queue;
     if (queue[queue.length - 1] === dispatch) queue.pop();

@@ -9,8 +9,8 @@
  * always older than the file, and both are sent oldest first.
  */
 import { AnonymousFile } from '../server/anonymous-file.js';
+import { CopyPool } from '../server/copy-pool.js';
 import type { ResponseWriter } from '../server/response-writer.js';
-import { CopyPool } from './copy-pool.js';
 
 /** What a spool writes to: the parts of ResponseWriter it uses (a fake one in the unit tests). */
 export type SpoolSink = Pick<

@@ -297,12 +297,15 @@ export class WorkerProcess {
     this.inFlight.set(dispatch.id, dispatch);
     if (this.#running < this.#launch.threads) this.#start(dispatch);
     const body = dispatch.body;
-    for (const part of encodeRequestParts(
+    const parts = encodeRequestParts(
       dispatch.id,
       dispatch.exchange.environ,
       body.kind === 'memory' ? body.data : body.path,
-    ))
-      this.#send(part);
+    );
+    const last = parts.length - 1;
+    // A pooled body's memory is given back once the socket has taken it.
+    for (let i = 0; i < last; i++) this.#send(parts[i]!);
+    this.#send(parts[last]!, body.kind === 'memory' ? body.release : undefined);
     const res = dispatch.exchange.writer.response;
     res.once('close', () => {
       if (!res.writableFinished) this.#drop(dispatch);
@@ -364,13 +367,19 @@ export class WorkerProcess {
    * Frames written during one turn of the event loop go out in one system call: requests read from many
    * client sockets in the same poll phase reach the worker together (a writev when the turn ends).
    */
-  #send(frame: Buffer): void {
+  #send(frame: Buffer, onWritten?: () => void): void {
+    const socket = this.#socket;
+    if (socket === null) {
+      onWritten?.();
+      return;
+    }
     if (!this.#corked) {
       this.#corked = true;
-      this.#socket?.cork();
+      socket.cork();
       setImmediate(this.#uncork);
     }
-    this.#socket?.write(frame);
+    if (onWritten === undefined) socket.write(frame);
+    else socket.write(frame, onWritten);
   }
 
   #uncork = (): void => {

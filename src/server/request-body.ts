@@ -19,13 +19,25 @@ import { join } from 'node:path';
 import { RequestBodyError } from '../errors/registry.js';
 import { forbiddenTrailer } from '../http/request-checks.js';
 import { AnonymousFile } from './anonymous-file.js';
+import { CopyPool } from './copy-pool.js';
 import type { ServerRequest } from './response-writer.js';
 
+/**
+ * A body in memory, or in a file. `release`, when present, gives the memory back to the pool it came from
+ * once its reader is done with it (a worker's socket has taken it); a body never released is just
+ * garbage-collected.
+ */
 export type ReceivedBody =
-  | { readonly kind: 'memory'; readonly data: Buffer | null }
+  | { readonly kind: 'memory'; readonly data: Buffer | null; readonly release?: () => void }
   | { readonly kind: 'file'; readonly path: string; readonly length: number; dispose(): Promise<void> };
 
 export const NO_BODY: ReceivedBody = Object.freeze({ kind: 'memory', data: null });
+
+/**
+ * Where a body with a Content-Length gets its one buffer: memory reused once a worker's socket has taken
+ * the body, rather than a new Buffer per request (copy-pool.ts says why).
+ */
+const BODIES = new CopyPool();
 
 /** Chunked bodies are gathered in blocks of this size, and spooled bodies written in them. */
 const BLOCK = 64 * 1024;
@@ -54,6 +66,8 @@ class Receiver {
   /** Bytes allocated to blocks held in memory (while in memory; `memoryLimit` bounds it). */
   #allocated = 0;
   #block: Buffer | null = null;
+  /** Gives the block back to BODIES, when it came from there. */
+  #release: (() => void) | null = null;
   #fill = 0;
   #spool: Spool | null = null;
   /** Spooling has begun: the file is being created or blocks are being written; `req` is paused. */
@@ -128,22 +142,29 @@ class Receiver {
 
   #newBlock(): Buffer {
     if (this.#block !== null) this.#blocks.push(this.#block);
+    this.#fill = 0;
+    if (!this.#spooling && this.#allocated === 0 && this.declared > 0) {
+      // The whole declared body, within memoryLimit (else spooling would have begun): one pooled block.
+      const piece = BODIES.take(this.declared);
+      this.#allocated = this.declared;
+      this.#release = piece.release;
+      this.#block = piece.bytes;
+      return this.#block;
+    }
     let size = BLOCK;
     if (!this.#spooling) {
       // In memory the body is within memoryLimit (else spooling would have begun): so are its blocks.
-      size =
-        this.#allocated === 0 && this.declared > 0
-          ? this.declared
-          : Math.min(BLOCK, this.memoryLimit - this.#allocated);
+      size = Math.min(BLOCK, this.memoryLimit - this.#allocated);
       this.#allocated += size;
     }
     this.#block = Buffer.allocUnsafe(size);
-    this.#fill = 0;
     return this.#block;
   }
 
   #startSpooling(): void {
     this.#spooling = true;
+    // Blocks written to a file outlive their release: a pooled one is left to the garbage collector.
+    this.#release = null;
     this.#allocated = 0;
     this.req.pause();
     openSpool().then((spool) => {
@@ -215,8 +236,10 @@ class Receiver {
     if (last !== null) this.#blocks.push(last);
     const blocks = this.#blocks;
     const data = blocks.length === 1 ? blocks[0]! : Buffer.concat(blocks, this.#length);
+    const release = blocks.length === 1 ? this.#release : null;
+    this.#release = null;
     this.#settle();
-    this.resolve({ kind: 'memory', data });
+    this.resolve(release === null ? { kind: 'memory', data } : { kind: 'memory', data, release });
   };
 
   #finishSpool(spool: Spool): void {
@@ -243,6 +266,9 @@ class Receiver {
     this.req.off('end', this.#onEnd);
     this.#blocks.length = 0;
     this.#block = null;
+    // Not handed on (failed, or copied into a whole): nothing refers to the pooled block any more.
+    this.#release?.();
+    this.#release = null;
   }
 }
 

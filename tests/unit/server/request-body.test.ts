@@ -112,6 +112,32 @@ describe('receiveBody', () => {
     assert.ok((await bytesOf(got)).equals(body));
   });
 
+  test('Content-Length bodies share pooled memory: a body is never overwritten before its release, then reused', async () => {
+    const receive = async (fill: number) => {
+      const req = fakeRequest();
+      const received = receiveBody(req, 64 * 1024, 0, 1024 * 1024);
+      send(req, Buffer.alloc(64 * 1024, fill), 5000);
+      const got = await received;
+      assert.equal(got.kind, 'memory');
+      return got as { data: Buffer; release?: () => void };
+    };
+    const held = [];
+    for (let fill = 1; fill <= 40; fill++) held.push(await receive(fill));
+    for (const [i, body] of held.entries())
+      assert.ok(
+        body.data.every((b) => b === i + 1),
+        `body ${i + 1} intact while held`,
+      );
+    assert.ok(held.every((body) => typeof body.release === 'function'));
+    for (const body of held) body.release!();
+    const again = await receive(99);
+    assert.ok(
+      held.some((body) => body.data.buffer === again.data.buffer),
+      'released memory is used again',
+    );
+    again.release!();
+  });
+
   test('a chunked body in memory: exact, from many small chunks', async () => {
     const body = pattern(150_000);
     const req = fakeRequest();

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CopyPool } from '../../../src/bridge/copy-pool.js';
+import { CopyPool } from '../../../src/server/copy-pool.js';
 
 test('a copy holds the bytes given, and no later copy overwrites one not yet released', () => {
   fc.assert(

@@ -1,7 +1,8 @@
 /**
- * Reused memory for response bytes on their way from a worker to a client. The worker's socket is read
- * into one buffer that every read reuses (frame-socket.ts), so bytes that must wait for a client's socket
- * are copied out first, into slabs this pool hands out again once every copy in them has been written.
+ * Reused memory for bytes on their way between a client and a worker. A worker's socket is read into one
+ * buffer that every read reuses (bridge/frame-link.ts), so response bytes that must wait for a client's
+ * socket are copied out first; a request body is gathered in one piece before a worker gets it. Both take
+ * their memory from slabs this pool hands out again once every piece in them has been released (written).
  *
  * Why not a fresh Buffer per read, as node:net does by default: every Buffer is memory outside V8's heap,
  * and V8 answers each 64 MiB of it with a full mark-compact. A streamed response allocated its whole size
@@ -65,12 +66,17 @@ export class CopyPool {
 
   /** A copy of `bytes`; call its `release` once it is no longer needed (after its write completed). */
   copy(bytes: Uint8Array): PooledCopy {
-    const n = bytes.byteLength;
-    if (n < this.#small || n > this.#slabSize / 4) return { bytes: Buffer.from(bytes), release: noop };
+    const copy = this.take(bytes.byteLength);
+    copy.bytes.set(bytes);
+    return copy;
+  }
+
+  /** `n` bytes of memory to fill (not zeroed); call `release` as for copy(). */
+  take(n: number): PooledCopy {
+    if (n < this.#small || n > this.#slabSize / 4) return { bytes: Buffer.allocUnsafe(n), release: noop };
     let slab = this.#current;
     if (slab === null || slab.used + n > this.#slabSize) slab = this.#next(slab);
     const view = slab.memory.subarray(slab.used, slab.used + n);
-    view.set(bytes);
     slab.used += n;
     slab.refs++;
     // Once only: a second call would let the slab be reused under a copy still being written.
