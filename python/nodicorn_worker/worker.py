@@ -315,8 +315,15 @@ class Call:
         return encode_head(self.status, self.headers)
 
     def send_head(self):
-        self.conn.send_frame(HEAD, self.rid, self.head_payload())
+        self.conn.send(*self.pending_head())
+
+    def pending_head(self):
+        """The HEAD frame's parts if it has not gone out yet (it is then counted as sent), else ()."""
+        if self.head_sent:
+            return ()
+        payload = self.head_payload()
         self.head_sent = True
+        return (frame_header(HEAD, self.rid, len(payload)), payload)
 
     def write(self, data):
         """PEP 3333's write() callable: the bytes go out now, headers first if needed."""
@@ -328,21 +335,23 @@ class Call:
             data = bytes(data)
         if not data:
             return
-        if not self.head_sent:
-            self.send_head()
         if not self.send_body(data):
             raise ClientDisconnected("the client went away")
 
     def send_body(self, data):
-        """BODY frames for `data` within the request's credit; False when the request was cancelled."""
+        """BODY frames for `data` within the request's credit; False when the request was cancelled. The
+        head, if still to go, goes in the same system call as the first of them (one wakeup for Node)."""
         conn = self.conn
         rid = self.rid
         n = len(data)
         got = conn.take_credit(rid, n)
         if got == n:
             self.sent += n
-            conn.send_frame(BODY, rid, data)
+            conn.send(*self.pending_head(), frame_header(BODY, rid, n), data)
             return True
+        head = self.pending_head()
+        if head:
+            conn.send(*head)
         view = memoryview(data)
         while got:
             self.sent += got
@@ -370,9 +379,7 @@ class Call:
             if type(chunk) is not bytes:
                 raise TypeError("response body items must be bytes, got %s" % type(chunk).__name__)
             if not chunk:
-                continue  # PEP 3333: headers wait for the first non-empty chunk
-            if not self.head_sent:
-                self.send_head()
+                continue  # PEP 3333: headers wait for the first non-empty chunk (send_body sends them)
             if not self.send_body(chunk) or poll_cancel(rid):
                 break
         if not self.head_sent:

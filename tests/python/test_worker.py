@@ -15,7 +15,7 @@ import unittest
 
 from nodicorn_worker.protocol import (BODY, CANCEL, CREDIT, END, FAIL, FLAG_BODY_IN_FILE, FRAME_HEADER, HEAD,
                                       INITIAL_WINDOW, LOADFAIL, READY, REQUEST, U32, WHOLE, frame)
-from nodicorn_worker.worker import SENDFILE_BLOCK, Connection, Worker
+from nodicorn_worker.worker import SENDFILE_BLOCK, Call, Connection, Worker
 
 PACKAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python")
 WAIT = 10  # seconds: only ever reached when a test is failing
@@ -249,6 +249,39 @@ class RequestLoop(Harness):
         self.assertIn(b"RuntimeError: kaboom", body)
         self.assertIn(b"Traceback", body)
         self.assertEqual(self.node.response(2)[2], b"hello /ok")
+
+
+class SystemCalls(unittest.TestCase):
+    """What goes out in one system call: Node wakes up once per write it has to read."""
+
+    def test_the_head_goes_in_the_same_call_as_the_first_body_frame(self):
+        near, far = socket.socketpair()
+        self.addCleanup(near.close)
+        self.addCleanup(far.close)
+        conn = Connection(os.dup(near.fileno()))
+        self.addCleanup(conn.sock.close)
+        calls = []
+        real = conn.sock
+
+        class Recorder:
+            def sendmsg(self, parts):
+                calls.append([bytes(p) for p in parts])
+                return real.sendmsg(parts)
+
+            def sendall(self, data):
+                return real.sendall(data)
+
+        conn.sock = Recorder()
+        conn.windows[7] = 1 << 20
+        call = Call(conn, 7)
+        call.start_response("200 OK", [("Content-Type", "text/plain")])
+        end = call.respond(iter([b"", b"first", b"second"]), lambda rid: False)
+        self.assertEqual(len(calls), 2, "head + first body, then the second body")
+        kinds = [FRAME_HEADER.unpack(part)[1] for part in calls[0] if len(part) == FRAME_HEADER.size]
+        self.assertEqual(kinds, [HEAD, BODY])
+        self.assertEqual(calls[0][-1], b"first")
+        self.assertEqual(calls[1][-1], b"second")
+        self.assertEqual(FRAME_HEADER.unpack(end[0])[1], END)
 
 
 class StartResponse(Harness):
