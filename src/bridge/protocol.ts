@@ -2,7 +2,7 @@
  * The Node ↔ Python worker protocol. Its twin is python/nodicorn_worker/protocol.py: same frame layout,
  * same constant names, and both codecs are tested against tests/fixtures/protocol-vectors.json.
  *
- * Transport: the worker's fd 3, a Unix stream socket pair made by Node for the child's stdio.
+ * Transport: the worker's fd 3, a Unix stream socket pair made by Node for the child's stdio (frame-link.ts).
  * Every frame, both directions (integers big-endian):
  *
  *     0        4      5            9

@@ -35,6 +35,7 @@ import {
 import { SpoolBudget } from '../../../src/bridge/response-spool.js';
 import {
   type Dispatch,
+  SpawnedHost,
   type WorkerEvents,
   type WorkerHost,
   type WorkerHostEvents,
@@ -466,5 +467,52 @@ describe('exits', () => {
     await idle.played.progress.until(() => idle.played.ended, 'end of stream');
     idle.played.exit(0, null);
     await idle.worker.gone;
+  });
+});
+
+describe('SpawnedHost', () => {
+  const launchFor = (script: string) => ({
+    threads: 1,
+    python: process.execPath,
+    args: ['-e', script],
+    env: process.env,
+    cwd: dir,
+    log: logger,
+    timeout: 0,
+    spool: new SpoolBudget({ memory: 1 << 20, disk: 1 << 24, totalMemory: 1 << 26, sendTimeoutMs: 0 }),
+  });
+
+  test('the child gets the far end of the linked pair as fd 3; Node reads it through the link', async () => {
+    const host = new SpawnedHost(launchFor("require('fs').writeSync(3, 'frames from the child')"), 1);
+    const got: string[] = [];
+    const exited = new Promise<number | null>((resolve) => {
+      host.start({
+        connected: (link) => link.read((bytes) => got.push(bytes.toString())),
+        loadFailed: () => {},
+        exit: (code) => resolve(code),
+      });
+    });
+    assert.equal(await exited, 0);
+    assert.ok(host.pid > 0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(got.join(''), 'frames from the child');
+  });
+
+  test('killed before its socket pair is ready, the worker is never started and its exit says so', async () => {
+    const host = new SpawnedHost(launchFor('setTimeout(() => {}, 60000)'), 2);
+    let connected = false;
+    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      host.start({
+        connected: () => {
+          connected = true;
+        },
+        loadFailed: () => {},
+        exit: (code, signal) => resolve([code, signal]),
+      });
+    });
+    host.kill('SIGTERM');
+    assert.deepEqual(await exited, [null, 'SIGTERM']);
+    assert.equal(host.pid, 0, 'no process was spawned');
+    assert.equal(connected, false);
   });
 });
