@@ -498,6 +498,28 @@ describe('SpawnedHost', () => {
     assert.equal(got.join(''), 'frames from the child');
   });
 
+  test("when the pair cannot be made (no temporary directory), spawn's own pipe carries the frames", async () => {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = join(dir, 'missing', 'tmp');
+    try {
+      const host = new SpawnedHost(launchFor("require('fs').writeSync(3, 'over the pipe')"), 3);
+      const got: string[] = [];
+      const exited = new Promise<number | null>((resolve) => {
+        host.start({
+          connected: (link) => link.read((bytes) => got.push(bytes.toString())),
+          loadFailed: () => {},
+          exit: (code) => resolve(code),
+        });
+      });
+      assert.equal(await exited, 0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(got.join(''), 'over the pipe');
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  });
+
   test('killed before its socket pair is ready, the worker is never started and its exit says so', async () => {
     const host = new SpawnedHost(launchFor('setTimeout(() => {}, 60000)'), 2);
     let connected = false;
