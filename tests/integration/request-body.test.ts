@@ -77,11 +77,8 @@ describe('--body-timeout', () => {
         assert.ok(result.closed, 'the server closed the connection');
         assert.ok(result.sent < 1000, `the whole body went through (${result.sent} bytes)`);
         // The server lives on.
-        assert.deepEqual(await get(server.port, '/'), {
-          ...(await get(server.port, '/')),
-          status: 200,
-          body: 'ok',
-        });
+        const after = await get(server.port, '/');
+        assert.deepEqual([after.status, after.body], [200, 'ok']);
       },
     );
   });
