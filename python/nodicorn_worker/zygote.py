@@ -2,16 +2,19 @@
 workers share the imported code and data copy-on-write and a replacement starts without an import.
 
 Node spawns one per generation (a SIGHUP starts a new one with the new code) with its control socket on
-fd 3 (frames of protocol.py: SPAWN in; READY or LOADFAIL, FORKED, EXITED out). A forked worker closes the
-fork server's sockets, connects to Node's private Unix socket (config["listen"]), says HELLO with its id,
-pid and the one-time token of its SPAWN, and then runs the normal worker (__main__.run) on that
-connection. Node keeps the supervision: the fork server only forks, and, being the workers' parent, reaps
-them and reports how each one exited (Node cannot wait for processes it did not start).
+fd 3 (frames of protocol.py: SPAWN in; READY or LOADFAIL, FORKED, EXITED out). Once the app is imported it
+listens on a Unix socket in Node's private directory (config["listen"]). For each SPAWN, Node connects
+there and says HELLO with the worker's id and the SPAWN's one-time token; the fork server forks, and the
+worker closes the fork server's sockets and runs the normal worker (__main__.run) on that connection, so
+Node reads it as it reads a spawned worker's. Node keeps the supervision: the fork server only forks,
+and, being the workers' parent, reaps them and reports how each one exited (Node cannot wait for
+processes it did not start).
 
 The fork server stops forking when Node closes its control socket, and exits once its last worker has
 exited. It ignores the signals a supervisor or a terminal may send to the whole process group (Node is
 the one that acts on them); a forked worker gets the default handling back, as a spawned one has it."""
 import gc
+import hmac
 import json
 import os
 import select
@@ -29,6 +32,17 @@ GROUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, s
                  signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH)
 
 
+def _receive(conn, n):
+    """Exactly n bytes from conn, or None if it closes first."""
+    data = b""
+    while len(data) < n:
+        got = conn.recv(n - len(data))
+        if not got:
+            return None
+        data += got
+    return data
+
+
 def _exit_status(status):
     """A waitpid status as Node reports a child's exit: (code, signal name), one of them None."""
     if os.WIFSIGNALED(status):
@@ -40,12 +54,19 @@ def _exit_status(status):
     return os.WEXITSTATUS(status), None
 
 
+# Node writes its HELLO as it connects: a connection that says nothing for this long is dropped.
+HELLO_TIMEOUT = 2.0
+TOKEN_LENGTH = 32
+
+
 class Zygote:
-    def __init__(self, config, control, app):
+    def __init__(self, config, control, app, listener):
         self.config = config
         self.control = control
         self.app = app
+        self.listener = listener
         self.buf = bytearray()
+        self.spawns = {}  # worker id -> its SPAWN, until Node's connection for it arrives
         self.children = {}  # pid -> worker id
         self.open = True
         # SIGCHLD wakes the select() below through this pipe (the handler itself does nothing).
@@ -63,13 +84,16 @@ class Zygote:
 
     def serve(self):
         while self.open or self.children:
-            watched = [self.wake_r, self.control] if self.open else [self.wake_r]
+            watched = [self.wake_r, self.control, self.listener] if self.open else [self.wake_r]
             try:
                 readable = select.select(watched, [], [])[0]
             except InterruptedError:
                 readable = []
+            # Control first: a connection's SPAWN was written before Node connected.
             if self.control in readable:
                 self.read_control()
+            if self.open and self.listener in readable:
+                self.accept()
             if self.wake_r in readable:
                 try:
                     while os.read(self.wake_r, 512):
@@ -85,6 +109,7 @@ class Zygote:
             chunk = b""
         if not chunk:
             self.open = False  # no more workers from this code: wait for the ones running
+            self.listener.close()
             return
         self.buf += chunk
         while len(self.buf) >= 9:
@@ -94,7 +119,29 @@ class Zygote:
             payload = bytes(self.buf[9:4 + length])
             del self.buf[:4 + length]
             if kind == SPAWN:
-                self.fork(rid, json.loads(payload.decode("utf-8")))
+                self.spawns[rid] = json.loads(payload.decode("utf-8"))
+
+    def accept(self):
+        """Node's connection for a worker: forked for it when its HELLO carries that worker's SPAWN token."""
+        try:
+            conn = self.listener.accept()[0]
+        except OSError:
+            return
+        try:
+            conn.settimeout(HELLO_TIMEOUT)
+            header = _receive(conn, FRAME_HEADER.size)
+            length, kind, rid = FRAME_HEADER.unpack(header) if header is not None else (0, 0, 0)
+            spawn = self.spawns.get(rid)
+            if kind == HELLO and length == 5 + TOKEN_LENGTH and spawn is not None:
+                token = _receive(conn, TOKEN_LENGTH)
+                if token is not None and hmac.compare_digest(token, spawn["token"].encode("ascii")):
+                    del self.spawns[rid]
+                    conn.settimeout(None)
+                    self.fork(rid, spawn, conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()  # the worker has its own copy
 
     def reap(self):
         while self.children:
@@ -110,7 +157,7 @@ class Zygote:
                 code, name = _exit_status(status)
                 self.send(EXITED, rid, json.dumps({"code": code, "signal": name}).encode())
 
-    def fork(self, rid, spawn):
+    def fork(self, rid, spawn, conn):
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -127,13 +174,11 @@ class Zygote:
             os.close(self.wake_r)
             os.close(self.wake_w)
             self.control.close()
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.connect(self.config["listen"])
-            sock.sendall(frame(HELLO, rid, U32.pack(os.getpid()) + spawn["token"].encode("ascii")))
+            self.listener.close()
             from .__main__ import run
             from .worker import Connection
 
-            run(self.config, int(spawn.get("age", 0)), Connection(sock.detach()), self.app)
+            run(self.config, int(spawn.get("age", 0)), Connection(conn.detach()), self.app)
             code = 0
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
@@ -166,5 +211,9 @@ def main(config):
     # What the import made stays out of the collector's passes: a collection in a worker would otherwise
     # write to every object's header and un-share its page (Python 3.7+, as Instagram's pre-fork servers).
     gc.freeze()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(config["listen"])
+    os.chmod(config["listen"], 0o600)
+    listener.listen(64)
     control.sendall(frame(READY, 0, json.dumps({"pid": os.getpid(), "python": sys.version.split()[0]}).encode()))
-    Zygote(config, control, app).serve()
+    Zygote(config, control, app, listener).serve()

@@ -2,25 +2,28 @@
  * --preload: workers forked by a Python fork server (python/nodicorn_worker/zygote.py) that imported the
  * app once, so they share its memory copy-on-write and a replacement starts in milliseconds, without an
  * import. The supervision and the dispatch stay in Node: the fork server only forks on request and, being
- * the workers' parent, reports each one's pid and exit status; each worker connects to Node on its own.
+ * the workers' parent, reports each one's pid and exit status.
  *
  *     Node ──spawn──▶ fork server (one per generation: a SIGHUP starts one with the new code)
- *       │  ◀─ READY ── SPAWN id ─▶ ◀─ FORKED id pid ─ ◀─ EXITED id {code, signal} ─   (its fd 3)
- *       │                 │ fork()
- *       └◀── private Unix socket ◀── worker: HELLO id pid token, then the worker protocol (protocol.ts)
+ *       │  ◀─ READY ── SPAWN id token ─▶ ◀─ FORKED id pid ─ ◀─ EXITED id {code, signal} ─   (its fd 3)
+ *       │
+ *       └── connects to its socket, HELLO id token ──▶ fork server: fork(), the worker keeps that
+ *           connection and speaks the worker protocol (protocol.ts) on it
  *
- * The socket is in a directory of its own (mkdtemp, 0700), itself 0600, and removed at close; a worker is
- * accepted only with the one-time random token Node put in its SPAWN, so no other local process can pose
- * as one. A worker's exit is the fork server's report (its status, and the pid is not reused before it);
- * if the fork server itself has died, the worker's connection closing is its exit.
+ * Node makes each worker's connection, so Node reads it as it reads a spawned worker's, into the shared
+ * buffer (frame-link.ts). The fork server listens (after READY) in a directory of Node's (mkdtemp, 0700),
+ * its socket 0600, all removed at close; it hands a connection to a worker only with the one-time random
+ * token of that worker's SPAWN, so no other local process can pose as Node. A worker's exit is the fork
+ * server's report (its status, and the pid is not reused before it); if the fork server itself has died,
+ * the worker's connection closing is its exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { plainLink } from './frame-link.js';
+import { connectLink, type FrameLink } from './frame-link.js';
 import {
   EXITED,
   encodeFrame,
@@ -39,105 +42,27 @@ import {
   type WorkerLaunch,
 } from './worker-process.js';
 
-/** A worker that has not said HELLO this long after connecting is dropped. */
-const HELLO_TIMEOUT_MS = 10_000;
 const TOKEN_BYTES = 16;
+const EMPTY = Buffer.alloc(0);
 
-interface Expected {
-  readonly token: Buffer;
-  hello(socket: Socket, pid: number, head: Buffer): void;
-}
-
-/** Node's private Unix socket that forked workers connect to. */
-class WorkerListener {
-  readonly path: string;
+/**
+ * The private directory (mkdtemp, 0700) where each generation's fork server listens for Node: a worker's
+ * connection is made by Node (so its reads go to the shared buffer, frame-link.ts) and handed by the fork
+ * server to the worker it forks for it.
+ */
+class PreloadDir {
   readonly #dir: string;
-  readonly #server: Server;
-  readonly #expected = new Map<number, Expected>();
-  readonly #pending = new Set<Socket>();
 
-  private constructor(dir: string, server: Server) {
-    this.#dir = dir;
-    this.path = join(dir, 'workers.sock');
-    this.#server = server;
+  constructor() {
+    this.#dir = mkdtempSync(join(tmpdir(), 'nodicorn-preload-')); // mode 0700
   }
 
-  static async open(): Promise<WorkerListener> {
-    const dir = mkdtempSync(join(tmpdir(), 'nodicorn-preload-')); // mode 0700
-    const listener = new WorkerListener(dir, createServer());
-    listener.#server.on('connection', (socket) => listener.#accept(socket));
-    try {
-      await new Promise<void>((resolve, reject) => {
-        listener.#server.once('error', reject);
-        listener.#server.listen(listener.path, resolve);
-      });
-      chmodSync(listener.path, 0o600);
-    } catch (error) {
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
-    }
-    return listener;
-  }
-
-  /** Waits for worker `id`, which must present `token`. */
-  expect(id: number, token: Buffer, hello: Expected['hello']): void {
-    this.#expected.set(id, { token, hello });
-  }
-
-  forget(id: number): void {
-    this.#expected.delete(id);
-  }
-
-  #accept(socket: Socket): void {
-    this.#pending.add(socket);
-    const timer = setTimeout(() => socket.destroy(), HELLO_TIMEOUT_MS);
-    const chunks: Buffer[] = [];
-    let length = 0;
-    const done = () => {
-      clearTimeout(timer);
-      this.#pending.delete(socket);
-      socket.off('data', onData);
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      length += chunk.length;
-      if (length < 4) return;
-      const data = Buffer.concat(chunks, length);
-      const total = 4 + data.readUInt32BE(0);
-      if (total > 64) {
-        done();
-        socket.destroy();
-        return;
-      }
-      if (length < total) return;
-      done();
-      let hello: Frame | null = null;
-      new FrameDecoder().push(data.subarray(0, total), (frame) => {
-        hello = frame;
-      });
-      const frame = hello as Frame | null;
-      const expected = frame === null ? undefined : this.#expected.get(frame.id);
-      if (
-        frame === null ||
-        frame.type !== HELLO ||
-        frame.payload.length !== 4 + TOKEN_BYTES * 2 ||
-        expected === undefined ||
-        !timingSafeEqual(frame.payload.subarray(4), expected.token)
-      ) {
-        socket.destroy();
-        return;
-      }
-      this.#expected.delete(frame.id);
-      expected.hello(socket, frame.payload.readUInt32BE(0), data.subarray(total));
-    };
-    socket.on('data', onData);
-    socket.on('error', () => {});
-    socket.on('close', done);
+  /** Where the fork server of `generation` listens. */
+  socketOf(generation: number): string {
+    return join(this.#dir, `g${generation}.sock`);
   }
 
   close(): void {
-    this.#server.close();
-    for (const socket of this.#pending) socket.destroy();
     rmSync(this.#dir, { recursive: true, force: true });
   }
 }
@@ -164,14 +89,14 @@ class ForkedHost implements WorkerHost {
     this.#server.fork(this, this.#id, this.#age);
   }
 
-  connected(socket: Socket, pid: number, head: Buffer): void {
-    this.#known(pid);
+  connected(link: FrameLink): void {
+    const socket = link.socket;
     this.#socket = socket;
     // Without a fork server to report the exit, the connection closing is the worker's end.
     socket.on('close', () => {
       if (!this.#server.alive) this.exited(null, null);
     });
-    this.#events?.connected(plainLink(socket), head);
+    this.#events?.connected(link, EMPTY);
   }
 
   forked(pid: number): void {
@@ -224,15 +149,18 @@ class ForkServer {
   alive = true;
   readonly #child: ChildProcess;
   readonly #socket: Socket;
-  readonly #listener: WorkerListener;
+  /** Where it listens for Node's connections to its workers, once it has imported the app (READY). */
+  readonly #listen: string;
+  /** Connections to make once it listens. */
+  #waiting: Array<() => void> | null = [];
   readonly #hosts = new Map<number, ForkedHost>();
   readonly #exited: Promise<void>;
   /** Set once the app is imported (READY) or could not be (LOADFAIL: every worker asked for fails). */
   #loadFailure: string | null = null;
 
-  constructor(launch: WorkerLaunch, args: readonly string[], listener: WorkerListener, generation: number) {
+  constructor(launch: WorkerLaunch, args: readonly string[], listen: string, generation: number) {
     this.generation = generation;
-    this.#listener = listener;
+    this.#listen = listen;
     this.#child = spawn(launch.python, args, {
       cwd: launch.cwd,
       env: launch.env,
@@ -281,15 +209,24 @@ class ForkServer {
       return;
     }
     const token = randomBytes(TOKEN_BYTES).toString('hex');
-    this.#listener.expect(id, Buffer.from(token, 'ascii'), (socket, pid, head) =>
-      host.connected(socket, pid, head),
-    );
+    // SPAWN first: when the connection arrives, the fork server knows the token it must carry.
     this.#socket.write(encodeFrame(SPAWN, id, Buffer.from(JSON.stringify({ age, token }))));
+    const connect = () => {
+      if (this.#hosts.get(id) !== host) return;
+      connectLink(this.#listen).then(
+        (link) => {
+          link.socket.write(encodeFrame(HELLO, id, Buffer.from(token, 'ascii')));
+          host.connected(link);
+        },
+        () => host.orphaned(), // it died before listening, or while Node connected
+      );
+    };
+    if (this.#waiting === null) connect();
+    else this.#waiting.push(connect);
   }
 
   forget(id: number): void {
     this.#hosts.delete(id);
-    this.#listener.forget(id);
   }
 
   /** No more workers from this one: it exits once its workers have. */
@@ -315,7 +252,12 @@ class ForkServer {
       for (const host of [...this.#hosts.values()]) this.#fail(host, this.#loadFailure);
       return;
     }
-    if (type === READY) return;
+    if (type === READY) {
+      const waiting = this.#waiting ?? [];
+      this.#waiting = null;
+      for (const connect of waiting) connect();
+      return;
+    }
     const host = this.#hosts.get(id);
     if (host === undefined) return;
     if (type === FORKED) host.forked(payload.readUInt32BE(0));
@@ -333,7 +275,7 @@ class ForkServer {
  */
 export class ForkServers {
   readonly #launch: WorkerLaunch;
-  readonly #listener: WorkerListener;
+  readonly #dir: PreloadDir;
   readonly #servers = new Map<number, ForkServer>();
   /** Every fork server not yet exited, retired ones included. */
   readonly #running = new Set<ForkServer>();
@@ -342,12 +284,12 @@ export class ForkServers {
 
   private constructor(
     launch: WorkerLaunch,
-    listener: WorkerListener,
+    dir: PreloadDir,
     config: Record<string, unknown>,
     name: readonly string[],
   ) {
     this.#launch = launch;
-    this.#listener = listener;
+    this.#dir = dir;
     this.#config = config;
     this.#name = name;
   }
@@ -358,7 +300,7 @@ export class ForkServers {
     config: Record<string, unknown>,
     name: readonly string[],
   ): Promise<ForkServers> {
-    return new ForkServers(launch, await WorkerListener.open(), config, name);
+    return new ForkServers(launch, new PreloadDir(), config, name);
   }
 
   /** The host of worker `id` of `generation`, forked by that generation's fork server. */
@@ -372,9 +314,9 @@ export class ForkServers {
           'nodicorn_worker',
           ...this.#name,
           '--zygote',
-          JSON.stringify({ ...this.#config, listen: this.#listener.path }),
+          JSON.stringify({ ...this.#config, listen: this.#dir.socketOf(generation) }),
         ],
-        this.#listener,
+        this.#dir.socketOf(generation),
         generation,
       );
       const started = server;
@@ -410,6 +352,6 @@ export class ForkServers {
     }, ms);
     await Promise.all(servers.map((server) => server.exited));
     clearTimeout(force);
-    this.#listener.close();
+    this.#dir.close();
   }
 }

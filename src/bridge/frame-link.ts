@@ -16,7 +16,7 @@ export interface FrameLink {
   read(onBytes: (bytes: Buffer) => void): void;
 }
 
-/** A socket read the default way, a fresh Buffer per read (a fork server's workers connect back to Node). */
+/** A socket read the default way, a fresh Buffer per read (spawn's own pipe, when a pair cannot be made). */
 export function plainLink(socket: Socket): FrameLink {
   return { socket, read: (onBytes) => socket.on('data', onBytes) };
 }
@@ -27,6 +27,50 @@ export function plainLink(socket: Socket): FrameLink {
  */
 const READ_SIZE = 256 * 1024;
 let reads: Buffer | null = null;
+
+/** A socket connecting to `path` whose reads go to the shared buffer, and when it has connected. */
+function linkTo(path: string): { link: FrameLink; connected: Promise<void> } {
+  let onBytes: ((bytes: Buffer) => void) | null = null;
+  let early: Buffer[] = [];
+  reads ??= Buffer.allocUnsafeSlow(READ_SIZE);
+  const socket = createConnection({
+    path,
+    onread: {
+      buffer: reads,
+      callback: (size: number, buffer: Uint8Array) => {
+        const bytes = Buffer.from(buffer.buffer, buffer.byteOffset, size);
+        if (onBytes === null) early.push(Buffer.from(bytes));
+        else onBytes(bytes);
+        return true;
+      },
+    },
+  });
+  const connected = new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  const link: FrameLink = {
+    socket,
+    read(handler) {
+      onBytes = handler;
+      for (const bytes of early) handler(bytes);
+      early = [];
+    },
+  };
+  return { link, connected };
+}
+
+/** A link to the Unix socket at `path` (a --preload fork server's), read into the shared buffer. */
+export async function connectLink(path: string): Promise<FrameLink> {
+  const { link, connected } = linkTo(path);
+  try {
+    await connected;
+  } catch (error) {
+    link.socket.destroy();
+    throw error;
+  }
+  return link;
+}
 
 /**
  * A connected pair of Unix stream sockets: `link`, Node's end, read into the shared buffer, and `far`, to
@@ -43,35 +87,8 @@ export async function linkedPair(): Promise<{ link: FrameLink; far: Socket }> {
       server.listen(path, resolve);
     });
     const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-    let onBytes: ((bytes: Buffer) => void) | null = null;
-    let early: Buffer[] = [];
-    reads ??= Buffer.allocUnsafeSlow(READ_SIZE);
-    const socket = createConnection({
-      path,
-      onread: {
-        buffer: reads,
-        callback: (size: number, buffer: Uint8Array) => {
-          const bytes = Buffer.from(buffer.buffer, buffer.byteOffset, size);
-          if (onBytes === null) early.push(Buffer.from(bytes));
-          else onBytes(bytes);
-          return true;
-        },
-      },
-    });
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    const far = await accepted;
-    const link: FrameLink = {
-      socket,
-      read(handler) {
-        onBytes = handler;
-        for (const bytes of early) handler(bytes);
-        early = [];
-      },
-    };
-    return { link, far };
+    const link = await connectLink(path);
+    return { link, far: await accepted };
   } finally {
     server.close();
     await rm(dir, { recursive: true, force: true });

@@ -48,8 +48,9 @@
  *            after the request that imported them.
  *
  * With --preload a fork server (python/nodicorn_worker/zygote.py) imports the app once and forks the
- * workers; the same frames run on its own socket pair (fd 3), and each forked worker connects to a
- * private Unix socket of Node's (fork-server.ts) and speaks the protocol above after one HELLO.
+ * workers; the same frames run on its own socket pair (fd 3). For each worker Node connects to the fork
+ * server's Unix socket (in a private directory of Node's, fork-server.ts) and sends one HELLO; the worker
+ * forked for it keeps that connection and speaks the protocol above on it.
  *
  * Node → fork server
  *   SPAWN    id: the worker's id; payload: UTF-8 JSON {age, token}: fork a worker.
@@ -57,8 +58,8 @@
  *   READY / LOADFAIL  id 0, as a worker's: the app is imported (or could not be).
  *   FORKED   id: the worker's id; payload: | pid u32 |.
  *   EXITED   id: the worker's id; payload: UTF-8 JSON {code, signal}: the fork server reaped it.
- * Forked worker → Node, first frame on its connection
- *   HELLO    id: the worker's id; payload: | pid u32 | token |: the one-time token of its SPAWN.
+ * Node → fork server, first frame on a worker's connection
+ *   HELLO    id: the worker's id; payload: the one-time token of its SPAWN (32 ASCII bytes).
  */
 
 export const FRAME_HEADER_SIZE = 9;

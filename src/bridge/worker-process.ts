@@ -99,7 +99,7 @@ export interface WorkerHostEvents {
 
 /**
  * How a worker process is started and reached: spawned by Node with the socket on its stdio (SpawnedHost),
- * or forked by a fork server under --preload (fork-server.ts), which connects back to Node.
+ * or forked by a fork server under --preload (fork-server.ts) onto a connection Node made to it.
  */
 export interface WorkerHost {
   /** 0 until known. */

@@ -258,19 +258,18 @@ test('--preload: when the master is killed (SIGKILL), the fork server and its wo
   await until(() => [zygote!, ...workers].every((pid) => !alive(pid)), 'the fork server and workers to exit');
 });
 
-test('--preload: a process without the token from the SPAWN cannot pose as a worker', async () => {
+test('--preload: a process without the token from the SPAWN cannot pose as Node and get a worker', async () => {
   const server = await startNodicorn(['--chdir', PY, 'preloaded:application', '--preload', '-w', '1']);
   const [zygote] = forkServers(server);
   const workers = bootedPids(server);
   try {
     const config = readFileSync(`/proc/${zygote}/cmdline`, 'utf8').split('\0').at(-2)!;
     const path = (JSON.parse(config) as { listen: string }).listen;
-    // HELLO for worker 2 (the next one the supervisor would start) with a made-up token.
-    const hello = Buffer.alloc(9 + 4 + 32, 'a');
-    hello.writeUInt32BE(5 + 4 + 32, 0);
+    // HELLO for worker 2 (the next one the supervisor would start) with a made-up token of the right size.
+    const hello = Buffer.alloc(9 + 32, 'a');
+    hello.writeUInt32BE(5 + 32, 0);
     hello[4] = 0x18;
     hello.writeUInt32BE(2, 5);
-    hello.writeUInt32BE(process.pid, 9);
     const closed = await new Promise<boolean>((resolve) => {
       const socket = connect(path, () => socket.write(hello));
       socket.on('error', () => resolve(true));
