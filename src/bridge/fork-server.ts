@@ -43,7 +43,6 @@ import {
 } from './worker-process.js';
 
 const TOKEN_BYTES = 16;
-const EMPTY = Buffer.alloc(0);
 
 /**
  * The private directory (mkdtemp, 0700) where each generation's fork server listens for Node: a worker's
@@ -96,7 +95,7 @@ class ForkedHost implements WorkerHost {
     socket.on('close', () => {
       if (!this.#server.alive) this.exited(null, null);
     });
-    this.#events?.connected(link, EMPTY);
+    this.#events?.connected(link);
   }
 
   forked(pid: number): void {
@@ -307,16 +306,11 @@ export class ForkServers {
   host(id: number, generation: number, age: number): WorkerHost {
     let server = this.#servers.get(generation);
     if (server === undefined || !server.alive) {
+      const listen = this.#dir.socketOf(generation);
       server = new ForkServer(
         this.#launch,
-        [
-          '-m',
-          'nodicorn_worker',
-          ...this.#name,
-          '--zygote',
-          JSON.stringify({ ...this.#config, listen: this.#dir.socketOf(generation) }),
-        ],
-        this.#dir.socketOf(generation),
+        ['-m', 'nodicorn_worker', ...this.#name, '--zygote', JSON.stringify({ ...this.#config, listen })],
+        listen,
         generation,
       );
       const started = server;

@@ -90,8 +90,8 @@ export interface WorkerLaunch {
 
 /** What a WorkerProcess hears from the process it talks to. */
 export interface WorkerHostEvents {
-  /** The frame socket, and bytes already read from it (frames that followed a HELLO). */
-  connected(link: FrameLink, head: Buffer): void;
+  /** The frame socket. */
+  connected(link: FrameLink): void;
   /** The app could not be imported for this worker (by a fork server: the worker never existed). */
   loadFailed(traceback: string): void;
   exit(code: number | null, signal: NodeJS.Signals | null): void;
@@ -165,7 +165,7 @@ export class SpawnedHost implements WorkerHost {
     forwardOutput(child, launch.log);
     child.on('error', (error) => launch.log.error(`cannot start ${launch.python}: ${error.message}`));
     child.on('exit', (code, signal) => events.exit(code, signal));
-    events.connected(pair?.link ?? plainLink(child.stdio[3] as Socket), EMPTY);
+    events.connected(pair?.link ?? plainLink(child.stdio[3] as Socket));
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -173,8 +173,6 @@ export class SpawnedHost implements WorkerHost {
     else this.#child.kill(signal);
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** A child's stdout and stderr into the error log, whole lines, each stream apart. */
 export function forwardOutput(child: ChildProcess, log: Logger): void {
@@ -248,7 +246,7 @@ export class WorkerProcess {
     this.age = age;
     this.#host = host;
     host.start({
-      connected: (link, head) => {
+      connected: (link) => {
         const socket = link.socket;
         this.#socket = socket;
         link.read((bytes) => this.#decoder.push(bytes, this.#onFrame));
@@ -257,7 +255,6 @@ export class WorkerProcess {
           this.#socketClosed = true;
           this.#checkGone();
         });
-        if (head.length > 0) this.#decoder.push(head, this.#onFrame);
         if (this.state === 'retiring' && this.inFlight.size === 0) socket.end();
       },
       loadFailed: (traceback) => this.#events.loadFailed(this, traceback),

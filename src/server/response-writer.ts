@@ -47,12 +47,6 @@ export function reasonPhrase(code: number): string {
   return reasonFor(code, 'Error');
 }
 
-/** Calls `onWritten` now (nothing of the chunk was kept), passing `result` through. */
-function written(onWritten: (() => void) | undefined, result = true): boolean {
-  onWritten?.();
-  return result;
-}
-
 export class ResponseWriter {
   /** True once the status line and headers were handed to node:http. */
   headersSent = false;
@@ -168,11 +162,13 @@ export class ResponseWriter {
    * longer needed: after the write completed or failed, or at once when nothing is written.
    */
   write(chunk: Uint8Array, onWritten?: () => void): boolean {
-    if (this.done || this.#bodyless) return written(onWritten, true);
-    const limited = this.#limit(chunk);
-    if (limited === null) return written(onWritten, true);
+    const limited = this.done || this.#bodyless ? null : this.#limit(chunk);
+    if (limited === null) {
+      onWritten?.(); // nothing of the chunk was kept
+      return true;
+    }
     this.bytesSent += limited.byteLength;
-    return onWritten === undefined ? this.#res.write(limited) : this.#res.write(limited, onWritten);
+    return this.#res.write(limited, onWritten);
   }
 
   /** Resolves when the client has taken what was queued, or the connection is gone. */
@@ -220,7 +216,7 @@ export class ResponseWriter {
    */
   end(lastChunk?: Uint8Array, onWritten?: () => void): void {
     if (this.done) {
-      written(onWritten);
+      onWritten?.();
       return;
     }
     let chunk = lastChunk;
@@ -234,20 +230,16 @@ export class ResponseWriter {
         `${this.#req.method} ${this.#req.url}: the application sent ${this.bytesSent} of the ` +
           `${this.#declared} bytes its Content-Length declared; closing the connection`,
       );
-      if (chunk !== undefined && onWritten !== undefined) this.#res.write(chunk, onWritten);
-      else {
-        if (chunk !== undefined) this.#res.write(chunk);
-        written(onWritten);
-      }
+      if (chunk !== undefined) this.#res.write(chunk, onWritten);
+      else onWritten?.();
       this.abort();
       return;
     }
     this.done = true;
     if (chunk === undefined || this.#bodyless) {
       this.#res.end();
-      written(onWritten);
-    } else if (onWritten === undefined) this.#res.end(chunk);
-    else this.#res.end(chunk, onWritten);
+      onWritten?.();
+    } else this.#res.end(chunk, onWritten);
     if (this.#mustClose) this.closeAfterExcess();
   }
 

@@ -7,6 +7,7 @@
  * not started handed back, --threads, --timeout (SIGABRT, then 504) and retiring.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
@@ -80,7 +81,7 @@ class PlayedWorker implements WorkerHost {
 
   start(events: WorkerHostEvents): void {
     this.#events = events;
-    events.connected(plainLink(this.#nodeSide), Buffer.alloc(0));
+    events.connected(plainLink(this.#nodeSide));
   }
 
   kill(signal: NodeJS.Signals): void {
@@ -482,38 +483,39 @@ describe('SpawnedHost', () => {
     spool: new SpoolBudget({ memory: 1 << 20, disk: 1 << 24, totalMemory: 1 << 26, sendTimeoutMs: 0 }),
   });
 
-  test('the child gets the far end of the linked pair as fd 3; Node reads it through the link', async () => {
-    const host = new SpawnedHost(launchFor("require('fs').writeSync(3, 'frames from the child')"), 1);
+  /** Runs `script` as a spawned worker: its exit code, and all it wrote on fd 3 as Node read it. */
+  async function runSpawned(script: string, age: number) {
+    const host = new SpawnedHost(launchFor(script), age);
     const got: string[] = [];
-    const exited = new Promise<number | null>((resolve) => {
+    let closed: Promise<unknown> = Promise.resolve();
+    const code = await new Promise<number | null>((resolve) => {
       host.start({
-        connected: (link) => link.read((bytes) => got.push(bytes.toString())),
+        connected: (link) => {
+          closed = once(link.socket, 'close');
+          link.read((bytes) => got.push(bytes.toString()));
+        },
         loadFailed: () => {},
-        exit: (code) => resolve(code),
+        exit: (exitCode) => resolve(exitCode),
       });
     });
-    assert.equal(await exited, 0);
+    await closed; // everything the child wrote has been read
+    return { host, code, text: got.join('') };
+  }
+
+  test('the child gets the far end of the linked pair as fd 3; Node reads it through the link', async () => {
+    const { host, code, text } = await runSpawned("require('fs').writeSync(3, 'frames from the child')", 1);
+    assert.equal(code, 0);
     assert.ok(host.pid > 0);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    assert.equal(got.join(''), 'frames from the child');
+    assert.equal(text, 'frames from the child');
   });
 
   test("when the pair cannot be made (no temporary directory), spawn's own pipe carries the frames", async () => {
     const saved = process.env.TMPDIR;
     process.env.TMPDIR = join(dir, 'missing', 'tmp');
     try {
-      const host = new SpawnedHost(launchFor("require('fs').writeSync(3, 'over the pipe')"), 3);
-      const got: string[] = [];
-      const exited = new Promise<number | null>((resolve) => {
-        host.start({
-          connected: (link) => link.read((bytes) => got.push(bytes.toString())),
-          loadFailed: () => {},
-          exit: (code) => resolve(code),
-        });
-      });
-      assert.equal(await exited, 0);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal(got.join(''), 'over the pipe');
+      const { code, text } = await runSpawned("require('fs').writeSync(3, 'over the pipe')", 3);
+      assert.equal(code, 0);
+      assert.equal(text, 'over the pipe');
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
